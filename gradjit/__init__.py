@@ -1,0 +1,14 @@
+"""gradjit: a source-to-source tracing compiler for gradients in Python.
+
+    import gradjit
+    df = gradjit.grad(f)          # df is traced to IR, differentiated as IR, and run
+    print(gradjit.dump(df, 1.0, stage="opt"))
+"""
+
+from . import ir, numpy  # noqa: F401
+from .errors import (CodegenError, CompilerBug, ConcretizationError, GradjitError,  # noqa: F401
+                     IRParseError, MissingRule, ShapeError, TraceError, UnexpectedTracerError)
+from .ops.api import stop_gradient  # noqa: F401
+from .tracer import dump, grad, hessian, jacobian, jit, trace, value_and_grad, vjp  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,21 @@
+"""The numpy interpreter: the reference semantics every backend must reproduce."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.primitive import coerce
+from .core import Function
+
+
+def run(fn: Function, args) -> list[np.ndarray]:
+    """Evaluate fn on concrete arrays with each primitive's numpy reference."""
+    env = dict(zip(fn.params, args))
+    with np.errstate(all="ignore"):  # NaN and inf propagate as in numpy, silently
+        for instr in fn.body:
+            out = instr.prim.numpy(*[env[a] for a in instr.args], **instr.params)
+            if len(instr.outs) == 1:
+                env[instr.outs[0]] = coerce(out, instr.outs[0].type)
+            else:
+                env.update((o, coerce(v, o.type)) for o, v in zip(instr.outs, out))
+    return [env[r] for r in fn.results]

@@ -1,0 +1,60 @@
+"""dot_general: contraction with batch dimensions; matmul, dot, einsum, outer build on it.
+
+Output layout (as in XLA): batch dims, then lhs free dims, then rhs free dims.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import api as A
+from . import shapes as S
+from .primitive import Primitive
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _dot_np(x, y, contract, batch):
+    (xc, yc), (xb, yb) = contract, batch
+    xs, ys = list(_LETTERS[: x.ndim]), list(_LETTERS[x.ndim : x.ndim + y.ndim])
+    for a, b in [*zip(xc, yc), *zip(xb, yb)]:
+        ys[b] = xs[a]
+    out = [xs[a] for a in xb]
+    out += [xs[i] for i in range(x.ndim) if i not in xc + xb]
+    out += [ys[i] for i in range(y.ndim) if i not in yc + yb]
+    return np.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y)
+
+
+def _ranges_like(*lists):
+    start = 0
+    for ls in lists:
+        yield tuple(range(start, start + len(ls)))
+        start += len(ls)
+
+
+def _transpose_lhs(g, x, y, contract, batch, swap_ans=False):
+    # x_bar = g . y contracted over y's free dims, then permuted back into x's layout
+    (xc, yc), (xb, yb) = contract, batch
+    x_nd, y_nd = len(A.shape_of(x)), len(A.shape_of(y))
+    x_kept = [i for i in range(x_nd) if i not in xc + xb]
+    y_kept = [i for i in range(y_nd) if i not in yc + yb]
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
+    dims = ((ans_y, tuple(y_kept)), (ans_batch, tuple(yb)))
+    xc_sorted_by_y = list(np.take(xc, np.argsort(yc))) if xc else []
+    out_axes = tuple(int(a) for a in np.argsort(list(xb) + x_kept + xc_sorted_by_y))
+    return A.transpose(A.dot_general_p(g, y, contract=dims[0], batch=dims[1]), out_axes)
+
+
+def _dot_vjp(g, x, y, out, contract, batch):
+    # d(x.y) = dx.y + x.dy; each term's transpose is another dot_general
+    (xc, yc), (xb, yb) = contract, batch
+    swapped_c, swapped_b = (yc, xc), (yb, xb)
+    return (_transpose_lhs(g, x, y, contract, batch),
+            _transpose_lhs(g, y, x, swapped_c, swapped_b, swap_ans=True))
+
+
+dot_general = Primitive("dot_general", 2, S.dot_general, _dot_np, vjp=_dot_vjp,
+                        torch_name="MmBackward0", lower="dot_general")

@@ -1,0 +1,302 @@
+"""The public transforms: jit, grad, value_and_grad, vjp, jacobian, hessian; trace and dump.
+
+Each transform builds one flat Function of primitives (traced once per argument signature and
+cached), optimizes it, and runs it: on the backend for concrete arguments, or inlined into the
+enclosing trace for traced ones, which is what makes grad(grad(f)) work to any order.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..autodiff import pull_back, replay
+from ..errors import TraceError
+from ..ir.core import Function
+from ..ir.types import is_float
+from ..ops import api as A
+from ..ops.primitive import user_loc
+from ..passes import optimize
+from . import pytree
+from .staging import (DEFAULT_BACKEND, Staged, Traced, fn_name, leaf_info, leaf_names,
+                      trace_user)
+from .core import trace_flat
+
+
+def _argnums_tuple(argnums, nargs, op, loc) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not -nargs <= n < nargs:
+            raise TraceError(op, f"argnums={argnums!r} but the function got {nargs} "
+                             "positional arguments", loc)
+    return tuple(n % nargs for n in nums)
+
+
+class Transformed:
+    """A user function under a transform; call it like the function, or trace/dump it."""
+
+    def __init__(self, f, op: str, build, static_argnums=(), backend=None):
+        functools.update_wrapper(self, f, updated=())
+        self.f, self.op, self.build = f, op, build
+        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else \
+            tuple(static_argnums)
+        self.backend = backend or DEFAULT_BACKEND
+        self.cache: dict = {}
+
+    def _staged(self, args) -> tuple[Staged, list]:
+        loc = user_loc()
+        static = tuple((i, args[i]) for i in self.static_argnums if i < len(args))
+        dynamic = [a for i, a in enumerate(args) if i not in self.static_argnums]
+        leaves, in_tree = pytree.flatten(dynamic)
+        infos = tuple(leaf_info(x, self.op, loc) for x in leaves)
+        try:
+            key = (in_tree, infos, static)
+            hash(key)
+        except TypeError:
+            raise TraceError(self.op, "static arguments must be hashable", loc) from None
+        staged = self.cache.get(key)
+        if staged is None:
+            f = self.f
+            if static:
+                def f(*dyn, _f=self.f, _static=dict(static), _n=len(args)):
+                    it = iter(dyn)
+                    return _f(*[_static[i] if i in _static else next(it) for i in range(_n)])
+            names = None if static else leaf_names(self.f, args, None)
+            traced = trace_user(f, dynamic, infos, names, fn_name(self.f))
+            fn, out_tree, captured = self.build(traced, dynamic, infos, loc)
+            staged = Staged(optimize(fn), out_tree, captured, self.backend, raw=fn)
+            if not captured:  # captured tracers belong to one outer trace only
+                self.cache[key] = staged
+        return staged, leaves
+
+    def __call__(self, *args):
+        staged, leaves = self._staged(args)
+        return staged.finish(staged.execute(leaves))
+
+    def trace(self, *args) -> Function:
+        """The optimized Function this transform runs for these arguments."""
+        return self._staged(args)[0].fn
+
+    def dump(self, *args, stage: str = "opt") -> str:
+        """The text of this transform's Function for these arguments after `stage`."""
+        staged = self._staged(args)[0]
+        if stage not in STAGES:
+            raise ValueError(f"dump: unknown stage {stage!r}; one of {', '.join(STAGES)}")
+        return str(staged.raw if stage == "trace" else staged.fn)
+
+
+def _float_leaf_range(dynamic, argnums, infos, op, loc):
+    """Flat leaf indices of the differentiated arguments, which must all be float."""
+    starts = np.cumsum([0] + [pytree.flatten(a)[1].num_leaves for a in dynamic])
+    wrt = [i for n in argnums for i in range(starts[n], starts[n + 1])]
+    for i in wrt:
+        if not is_float(infos[i].type.dtype):
+            arg = next(n for n in argnums if starts[n] <= i < starts[n + 1])
+            raise TraceError(op, f"argument {arg} has type {infos[i].type}; only float "
+                             "arguments can be differentiated", loc,
+                             "pass a float (3.0, not 3) or cast with .astype(np.float64)")
+    return wrt
+
+
+def _arg_trees(dynamic, argnums):
+    return [pytree.flatten(dynamic[n])[1] for n in argnums]
+
+
+def _grads_tree(dynamic, argnums, argnums_is_int, grads):
+    trees, out, k = _arg_trees(dynamic, argnums), [], 0
+    for td in trees:
+        out.append(pytree.unflatten(td, grads[k : k + td.num_leaves]))
+        k += td.num_leaves
+    return out[0] if argnums_is_int else tuple(out)
+
+
+def value_and_grad(f=None, argnums=0, has_aux=False, backend=None):
+    """f -> (value, gradient); value is f's scalar output (and aux, with has_aux)."""
+    if f is None:
+        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux,
+                                 backend=backend)
+    op = "grad"
+
+    def build(traced: Traced, dynamic, infos, loc):
+        fn = traced.fn
+        nums = _argnums_tuple(argnums, len(dynamic), op, loc)
+        wrt = _float_leaf_range(dynamic, nums, infos, op, loc)
+        out_type = fn.results[0].type if fn.results else None
+        if has_aux:
+            if traced.out_tree.kind not in ("tuple", "list") or len(traced.out_tree.children) != 2:
+                raise TraceError(op, "with has_aux=True the function must return (output, aux)",
+                                 loc)
+        elif traced.out_tree.kind != "leaf":
+            raise TraceError(op, "the function must return one scalar, got a "
+                             f"{traced.out_tree.kind}", loc, "use jacobian or vjp for "
+                             "several outputs, or has_aux=True to return extra values")
+        if out_type is None or out_type.shape != () or not is_float(out_type.dtype):
+            raise TraceError(op, f"the output must be a float scalar, got {out_type}", loc,
+                             "use gradjit.jacobian or gradjit.vjp for non-scalar outputs, or "
+                             "reduce it first (e.g. .sum())")
+
+        def adjoint(*xs):
+            env = replay(fn, list(xs) + traced.captured)
+            seed = np.ones((), out_type.np_dtype)
+            cts = pull_back(fn, env, [seed] + [None] * (len(fn.results) - 1), wrt)
+            grads = [A.zeros_like(xs[i]) if g is None else g for i, g in zip(wrt, cts)]
+            return [env[r] for r in fn.results] + grads
+
+        gfn, captured = trace_flat(adjoint, fn.in_types[: len(infos)], f"grad_{fn.name}",
+                                   [p.hint for p in fn.params], [i.weak for i in infos])
+        grads_struct = _grads_tree(dynamic, nums, isinstance(argnums, int), wrt)
+        tree = pytree.TreeDef("tuple", (traced.out_tree, pytree.flatten(grads_struct)[1]))
+        return gfn, tree, captured
+
+    return Transformed(f, op, build, backend=backend)
+
+
+def grad(f=None, argnums=0, has_aux=False, backend=None):
+    """f -> its gradient with respect to the `argnums` arguments (same structure and dtype)."""
+    if f is None:
+        return functools.partial(grad, argnums=argnums, has_aux=has_aux, backend=backend)
+    vg = value_and_grad(f, argnums, has_aux, backend)
+
+    @functools.wraps(f)
+    def grad_f(*args):
+        (value, g) = vg(*args)
+        return (g, value[1]) if has_aux else g
+
+    grad_f.trace = vg.trace
+    grad_f.dump = vg.dump
+    return grad_f
+
+
+def jit(f=None, static_argnums=(), backend=None):
+    """f compiled for each argument signature it is called with."""
+    if f is None:
+        return functools.partial(jit, static_argnums=static_argnums, backend=backend)
+    def build(traced: Traced, dynamic, infos, loc):
+        return traced.fn, traced.out_tree, traced.captured
+
+    return Transformed(f, "jit", build, static_argnums, backend)
+
+
+def jacobian(f=None, argnums=0, backend=None):
+    """f -> its Jacobian (reverse mode, one row per output element, all in one Function).
+
+    For an output leaf of shape O and an argument leaf of shape I the block has shape O + I.
+    """
+    if f is None:
+        return functools.partial(jacobian, argnums=argnums, backend=backend)
+    op = "jacobian"
+
+    def build(traced: Traced, dynamic, infos, loc):
+        fn = traced.fn
+        nums = _argnums_tuple(argnums, len(dynamic), op, loc)
+        wrt = _float_leaf_range(dynamic, nums, infos, op, loc)
+        for r in fn.results:
+            if not is_float(r.type.dtype):
+                raise TraceError(op, f"the output has type {r.type}; only float outputs have "
+                                 "a Jacobian", loc)
+
+        def jac(*xs):
+            env = replay(fn, list(xs) + traced.captured)
+            blocks = []
+            for j, r in enumerate(fn.results):
+                rows = []
+                for e in range(r.type.size):
+                    seed = np.zeros(r.type.size, r.type.np_dtype)
+                    seed[e] = 1
+                    cts = [None] * len(fn.results)
+                    cts[j] = seed.reshape(r.type.shape)
+                    got = pull_back(fn, env, cts, wrt)
+                    rows.append([A.zeros_like(xs[i]) if g is None else g
+                                 for i, g in zip(wrt, got)])
+                for k, i in enumerate(wrt):
+                    shape = r.type.shape + infos[i].type.shape
+                    stacked = A.stack([row[k] for row in rows]) if rows else \
+                        A.zeros(shape, infos[i].type.dtype)
+                    blocks.append(A.reshape(stacked, shape))
+            return blocks
+
+        jfn, captured = trace_flat(jac, fn.in_types[: len(infos)], f"jacobian_{fn.name}",
+                                   [p.hint for p in fn.params], [i.weak for i in infos])
+        grads_struct = _grads_tree(dynamic, nums, isinstance(argnums, int), wrt)
+        return jfn, _map_leaves(traced.out_tree, pytree.flatten(grads_struct)[1]), captured
+
+    return Transformed(f, op, build, backend=backend)
+
+
+def _map_leaves(tree: pytree.TreeDef, leaf_tree: pytree.TreeDef) -> pytree.TreeDef:
+    """`tree` with every leaf replaced by the structure `leaf_tree`."""
+    if tree.kind == "leaf":
+        return leaf_tree
+    return pytree.TreeDef(tree.kind, tuple(_map_leaves(c, leaf_tree) for c in tree.children),
+                          tree.keys)
+
+
+def hessian(f=None, argnums=0, backend=None):
+    """The Jacobian of the gradient: for x of shape I, an array of shape I + I."""
+    if f is None:
+        return functools.partial(hessian, argnums=argnums, backend=backend)
+    return jacobian(grad(f, argnums), argnums, backend)
+
+
+def vjp(f, *args, backend=None):
+    """(f(*args), vjp_fn) where vjp_fn(cotangent) gives one cotangent per argument."""
+    primal = jit(f, backend=backend)
+    staged, leaves = primal._staged(args)
+    out = staged.finish(staged.execute(leaves))
+    fn = staged.fn
+    out_leaves = len(fn.results)
+    wrt = [i for i, p in enumerate(fn.params[: len(leaves)]) if is_float(p.type.dtype)]
+
+    def adjoint(*xs):
+        env = replay(fn, list(xs[: len(fn.params)]))
+        cts = pull_back(fn, env, list(xs[len(fn.params):]), wrt)
+        return [A.zeros_like(xs[i]) if g is None else g for i, g in zip(wrt, cts)]
+
+    afn, captured = trace_flat(adjoint, fn.in_types + fn.out_types, f"vjp_{fn.name}")
+    adj = Staged(optimize(afn), None, captured, primal.backend)
+    arg_trees = [pytree.flatten(a)[1] for a in args]
+
+    def vjp_fn(cotangent):
+        ct_leaves, ct_tree = pytree.flatten(cotangent)
+        if ct_tree != staged.out_tree or len(ct_leaves) != out_leaves:
+            raise TraceError("vjp", "the cotangent must have the structure of the output",
+                             user_loc())
+        cts = [A.asarray(c, r.type.dtype) if not A.is_tracer(c) else c
+               for c, r in zip(ct_leaves, fn.results)]
+        for c, r in zip(cts, fn.results):
+            if A.shape_of(c) != r.type.shape:
+                raise TraceError("vjp", f"cotangent shape {list(A.shape_of(c))} does not match "
+                                 f"the output {r.type}", user_loc())
+        grads = adj.execute(list(leaves) + staged.captured + cts)
+        flat = [None] * len(leaves)
+        for i, g in zip(wrt, grads):
+            flat[i] = g[()] if isinstance(g, np.ndarray) and g.ndim == 0 else g
+        out_args, k = [], 0
+        for td in arg_trees:
+            out_args.append(pytree.unflatten(td, flat[k : k + td.num_leaves]))
+            k += td.num_leaves
+        return tuple(out_args)
+
+    return out, vjp_fn
+
+
+def trace(f, *args) -> Function:
+    """The Function tracing f on these example arguments gives (before any pass)."""
+    loc = user_loc()
+    leaves, _ = pytree.flatten(list(args))
+    infos = [leaf_info(x, "trace", loc) for x in leaves]
+    return trace_user(f, args, infos, leaf_names(f, args, None), fn_name(f)).fn
+
+
+STAGES = {
+    "trace": lambda f, args: trace(f, *args),
+    "opt": lambda f, args: optimize(trace(f, *args)),
+}
+
+
+def dump(f, *args, stage: str = "trace") -> str:
+    """The text of f's IR after `stage` ('trace' or 'opt'; backends add more)."""
+    if stage not in STAGES:
+        raise ValueError(f"dump: unknown stage {stage!r}; one of {', '.join(STAGES)}")
+    return str(STAGES[stage](f, args))
