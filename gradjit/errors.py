@@ -50,6 +50,10 @@ class ShapeError(TraceError, ValueError):
     """Operand shapes or dtypes do not fit the op."""
 
 
+class IndexingError(ShapeError, IndexError):
+    """An index is out of bounds or of the wrong kind."""
+
+
 class ConcretizationError(TraceError):
     """Python control flow or conversion needed a concrete value from a traced one."""
 

@@ -17,3 +17,14 @@ from .ops.api import (  # noqa: F401
     tril_indices, triu, triu_indices, true_divide, var, where, zeros, zeros_like)
 
 float32, float64, int32, int64, bool_ = "f32", "f64", "i32", "i64", "bool"
+
+
+def _wrap_exports():
+    from .ops.api import user_facing
+
+    names = [n for n, v in globals().items() if callable(v) and not n.startswith("_")]
+    for n in names:
+        globals()[n] = user_facing(globals()[n], n)
+
+
+_wrap_exports()

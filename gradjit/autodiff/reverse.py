@@ -18,7 +18,9 @@ def active_values(fn: Function, wrt) -> set[Value]:
     """Float values that depend on the parameters in `wrt` (only they carry cotangents)."""
     active = {fn.params[i] for i in wrt if is_float(fn.params[i].type.dtype)}
     for instr in fn.body:
-        if instr.prim.vjp is not None and any(a in active for a in instr.args):
+        # nondiff primitives propagate activity too, so a cotangent reaching one is an error
+        # (MissingRule) rather than a silent zero
+        if any(a in active for a in instr.args):
             active.update(o for o in instr.outs if is_float(o.type.dtype))
     return active
 

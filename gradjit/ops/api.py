@@ -9,10 +9,12 @@ from primitives and need no derivative rule of their own.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 
 import numpy as np
 
+from ..errors import GradjitError, IndexingError, ShapeError
 from ..ir.types import FLOATS, TensorType, dtype_name, normalize_axes, normalize_axis, promote
 from . import elementwise as E
 from . import index as I
@@ -53,7 +55,9 @@ def is_float_dtype(dtype: str) -> bool:
 
 def is_weak(x) -> bool:
     """Python numbers (and tracers of Python-number arguments) take the other operand's dtype."""
-    return isinstance(x, (int, float)) or getattr(x, "weak", False)
+    if isinstance(x, (int, float)):
+        return not isinstance(x, np.generic)  # np.float64 is a float, but a strong one
+    return getattr(x, "weak", False)
 
 
 def _mark_weak(out, weak: bool):
@@ -104,10 +108,18 @@ def broadcast_to(x, shape):
     return x if shape_of(x) == shape else SH.broadcast_to(x, shape=shape)
 
 
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError("shapes " + " and ".join(str(list(s)) for s in shapes) +
+                         " do not broadcast") from None
+
+
 def _agree(*xs, dtype: str | None = None):
     """Promote and broadcast operands the numpy way."""
     dtype = dtype or result_dtype(*xs)
-    shape = np.broadcast_shapes(*[shape_of(x) for x in xs])
+    shape = broadcast_shapes(*[shape_of(x) for x in xs])
     return [broadcast_to(asarray(x, dtype), shape) for x in xs]
 
 
@@ -174,7 +186,7 @@ def power(x, y):
 def where(cond, x, y):
     cond = asarray(cond, "bool")
     dtype = result_dtype(x, y)
-    shape = np.broadcast_shapes(shape_of(cond), shape_of(x), shape_of(y))
+    shape = broadcast_shapes(shape_of(cond), shape_of(x), shape_of(y))
     xb, yb = (broadcast_to(asarray(v, dtype), shape) for v in (x, y))
     return E.select(broadcast_to(cond, shape), xb, yb)
 
@@ -187,6 +199,10 @@ def logaddexp(x, y):
 def isfinite(x):
     return less(absolute(x), math.inf)
 
+
+for _name, _fn in list(globals().items()):  # name the table-made functions for error messages
+    if getattr(_fn, "__name__", None) == "<lambda>":
+        _fn.__name__ = _name
 
 # ---- constants ---------------------------------------------------------------------------
 
@@ -535,3 +551,36 @@ def dot_general_p(x, y, contract, batch):
 
 
 from .contract import dot, einsum, inner, matmul, outer, tensordot  # noqa: E402, F401
+
+
+# ---- the user-facing boundary ------------------------------------------------------------
+
+
+def _operand_types(args) -> str:
+    types = []
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            types += [_operand_types(a)]
+        elif is_tracer(a) or isinstance(a, (np.ndarray, np.generic, float, int)):
+            types.append(str(type_of(a)))
+    return ", ".join(t for t in types if t)
+
+
+def user_facing(fn, name: str | None = None):
+    """fn, with shape/dtype/index errors raised as gradjit errors naming the op, the operand
+    types and the user's line (never a bare ValueError from deep inside)."""
+    op = name or fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GradjitError:
+            raise
+        except (ValueError, TypeError, IndexError) as e:
+            cls = IndexingError if isinstance(e, IndexError) else ShapeError
+            from .primitive import user_loc
+
+            raise cls(op, f"{e} (operands: {_operand_types(args)})", user_loc()) from None
+
+    return wrapper

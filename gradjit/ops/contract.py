@@ -17,14 +17,14 @@ def matmul(x, y):
     x, y = _same_dtype(x, y)
     xs, ys = A.shape_of(x), A.shape_of(y)
     if not xs or not ys:
-        raise ValueError("matmul: operands must not be scalars (use * instead)")
+        raise ValueError("operands must not be scalars (use * instead)")
     x1, y1 = len(xs) == 1, len(ys) == 1
     if x1:
         x, xs = A.reshape(x, (1,) + xs), (1,) + xs
     if y1:
         y, ys = A.reshape(y, ys + (1,)), ys + (1,)
     if xs[-1] != ys[-2]:
-        raise ValueError(f"matmul: contracting dimensions differ: {list(xs)} @ {list(ys)}")
+        raise ValueError(f"contracting dimensions differ: {list(xs)} @ {list(ys)}")
     if len(ys) == 2:  # (..., m, k) @ (k, n): contract directly, no batch needed
         out = A.dot_general_p(x, y, ((len(xs) - 1,), (0,)), ((), ()))
     elif len(xs) == 2:  # (m, k) @ (..., k, n): (m, ..., n) then move m into place
@@ -77,17 +77,17 @@ def einsum(subscripts: str, *operands):
     """Explicit or implicit einsum over any number of operands, folded pairwise."""
     subscripts = subscripts.replace(" ", "")
     if "..." in subscripts:
-        raise ValueError("einsum: '...' is not supported; spell out the axes")
+        raise ValueError("'...' is not supported; spell out the axes")
     lhs, _, out = subscripts.partition("->")
     ins = lhs.split(",")
     if len(ins) != len(operands):
-        raise ValueError(f"einsum: {len(ins)} subscripts for {len(operands)} operands")
+        raise ValueError(f"{len(ins)} subscripts for {len(operands)} operands")
     if "->" not in subscripts:
         letters = "".join(ins)
         out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     for spec, x in zip(ins, operands):
         if len(spec) != len(A.shape_of(x)) or len(set(spec)) != len(spec):
-            raise ValueError(f"einsum: subscripts {spec!r} do not fit an operand of shape "
+            raise ValueError(f"subscripts {spec!r} do not fit an operand of shape "
                              f"{list(A.shape_of(x))} (repeated letters are not supported)")
     acc, acc_spec = operands[0], ins[0]
     for spec, x in zip(ins[1:], operands[1:]):

@@ -29,9 +29,10 @@ def _expand_key(key, ndim: int) -> list:
             break
     if used > ndim:
         raise IndexError(f"too many indices for a tensor of rank {ndim}")
-    if Ellipsis in key:
-        i = key.index(Ellipsis)
-        key[i : i + 1] = [slice(None)] * (ndim - used)
+    for i, k in enumerate(key):
+        if k is Ellipsis:
+            key[i : i + 1] = [slice(None)] * (ndim - used)
+            break
     return key + [slice(None)] * (ndim - used)
 
 

@@ -110,7 +110,8 @@ class EvalHandler(Handler):
             out_type = prim.out_type([TensorType.of(a) for a in arrays], params)
         except GradjitError as e:
             raise e.at(user_loc()) from None
-        return coerce(prim.numpy(*arrays, **params), out_type)
+        with np.errstate(all="ignore"):  # NaN and inf propagate as in numpy, silently
+            return coerce(prim.numpy(*arrays, **params), out_type)
 
 
 def coerce(result, out_type):

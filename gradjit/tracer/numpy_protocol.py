@@ -33,3 +33,7 @@ FUNCTIONS = {name: getattr(A, name) for name in _NAMES}
 FUNCTIONS["abs"] = A.absolute
 FUNCTIONS["round"] = None  # listed so the error names it; not differentiable usefully
 FUNCTIONS = {k: v for k, v in FUNCTIONS.items() if v is not None}
+
+UFUNCS = {k: A.user_facing(v, f"np.{k}") for k, v in UFUNCS.items()}
+UFUNC_REDUCE = {k: A.user_facing(v, f"np.{k}.reduce") for k, v in UFUNC_REDUCE.items()}
+FUNCTIONS = {k: A.user_facing(v, f"np.{k}") for k, v in FUNCTIONS.items()}

@@ -32,7 +32,7 @@ def leaf_info(x, op: str, loc) -> LeafInfo:
         return LeafInfo(x.aval, x.weak)
     if isinstance(x, (bool, int, float)) or (isinstance(x, (np.ndarray, np.generic))):
         try:
-            return LeafInfo(A.type_of(x), isinstance(x, (int, float)))
+            return LeafInfo(A.type_of(x), A.is_weak(x))
         except TypeError as e:
             raise TraceError(op, f"argument dtype is not supported: {e}", loc,
                              "use float32/float64, int32/int64 or bool arrays") from None

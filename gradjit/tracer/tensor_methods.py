@@ -14,9 +14,10 @@ _HINT = ("use gradjit.numpy.where for a value-dependent choice, gradjit.cond / f
 
 
 def _binop(fn, swap=False):
+    op = A.user_facing(fn)
     if swap:
-        return lambda self, other: fn(other, self)
-    return lambda self, other: fn(self, other)
+        return lambda self, other: op(other, self)
+    return lambda self, other: op(self, other)
 
 
 class TensorMethods:
@@ -30,7 +31,6 @@ class TensorMethods:
     ndim = property(lambda self: self.aval.ndim)
     size = property(lambda self: self.aval.size)
     dtype = property(lambda self: self.aval.np_dtype)
-    T = property(lambda self: A.transpose(self))
 
     def __len__(self):
         if not self.shape:
@@ -121,6 +121,8 @@ class TensorMethods:
     def swapaxes(self, a, b):
         return A.swapaxes(self, a, b)
 
+    T = property(A.user_facing(lambda self: A.transpose(self), ".T"))
+
     # ---- things that need a concrete value ----
     def _concrete(self, what: str):
         raise ConcretizationError(
@@ -171,3 +173,10 @@ class TensorMethods:
                              "see gradjit.numpy for the supported functions, or compute it "
                              "outside the traced function")
         return impl(*args, **kwargs)
+
+
+_METHODS = """__neg__ __abs__ __invert__ __getitem__ sum mean var std max min prod argmax reshape
+transpose astype dot squeeze ravel flatten clip swapaxes""".split()
+for _name in _METHODS:
+    setattr(TensorMethods, _name, A.user_facing(getattr(TensorMethods, _name),
+                                                "indexing" if _name == "__getitem__" else _name))

@@ -36,9 +36,12 @@ def _argnums_tuple(argnums, nargs, op, loc) -> tuple[int, ...]:
 class Transformed:
     """A user function under a transform; call it like the function, or trace/dump it."""
 
-    def __init__(self, f, op: str, build, static_argnums=(), backend=None):
+    def __init__(self, f, op: str, build, static_argnums=(), backend=None, argnums=None):
         functools.update_wrapper(self, f, updated=())
         self.f, self.op, self.build = f, op, build
+        # differentiation transforms keep Python ints/bools they do not differentiate static
+        # (as JAX's grad leaves them concrete), so `range(n)` works on them
+        self.argnums = argnums
         self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else \
             tuple(static_argnums)
         self.backend = backend or DEFAULT_BACKEND
@@ -46,8 +49,17 @@ class Transformed:
 
     def _staged(self, args) -> tuple[Staged, list]:
         loc = user_loc()
-        static = tuple((i, args[i]) for i in self.static_argnums if i < len(args))
-        dynamic = [a for i, a in enumerate(args) if i not in self.static_argnums]
+        static_nums, argnums = self.static_argnums, None
+        if self.argnums is not None:
+            nums = _argnums_tuple(self.argnums, len(args), self.op, loc)
+            static_nums += tuple(i for i, a in enumerate(args) if i not in nums and
+                                 type(a) in (int, bool))
+            position = {i: k for k, i in enumerate(
+                i for i in range(len(args)) if i not in static_nums)}
+            argnums = tuple(position[i] for i in nums)
+            argnums = argnums[0] if isinstance(self.argnums, int) else argnums
+        static = tuple((i, args[i]) for i in static_nums if i < len(args))
+        dynamic = [a for i, a in enumerate(args) if i not in static_nums]
         leaves, in_tree = pytree.flatten(dynamic)
         infos = tuple(leaf_info(x, self.op, loc) for x in leaves)
         try:
@@ -64,7 +76,7 @@ class Transformed:
                     return _f(*[_static[i] if i in _static else next(it) for i in range(_n)])
             names = None if static else leaf_names(self.f, args, None)
             traced = trace_user(f, dynamic, infos, names, fn_name(self.f))
-            fn, out_tree, captured = self.build(traced, dynamic, infos, loc)
+            fn, out_tree, captured = self.build(traced, dynamic, infos, loc, argnums)
             staged = Staged(optimize(fn), out_tree, captured, self.backend, raw=fn)
             if not captured:  # captured tracers belong to one outer trace only
                 self.cache[key] = staged
@@ -118,7 +130,7 @@ def value_and_grad(f=None, argnums=0, has_aux=False, backend=None):
                                  backend=backend)
     op = "grad"
 
-    def build(traced: Traced, dynamic, infos, loc):
+    def build(traced: Traced, dynamic, infos, loc, argnums):
         fn = traced.fn
         nums = _argnums_tuple(argnums, len(dynamic), op, loc)
         wrt = _float_leaf_range(dynamic, nums, infos, op, loc)
@@ -149,7 +161,7 @@ def value_and_grad(f=None, argnums=0, has_aux=False, backend=None):
         tree = pytree.TreeDef("tuple", (traced.out_tree, pytree.flatten(grads_struct)[1]))
         return gfn, tree, captured
 
-    return Transformed(f, op, build, backend=backend)
+    return Transformed(f, op, build, backend=backend, argnums=argnums)
 
 
 def grad(f=None, argnums=0, has_aux=False, backend=None):
@@ -172,7 +184,7 @@ def jit(f=None, static_argnums=(), backend=None):
     """f compiled for each argument signature it is called with."""
     if f is None:
         return functools.partial(jit, static_argnums=static_argnums, backend=backend)
-    def build(traced: Traced, dynamic, infos, loc):
+    def build(traced: Traced, dynamic, infos, loc, argnums):
         return traced.fn, traced.out_tree, traced.captured
 
     return Transformed(f, "jit", build, static_argnums, backend)
@@ -187,7 +199,7 @@ def jacobian(f=None, argnums=0, backend=None):
         return functools.partial(jacobian, argnums=argnums, backend=backend)
     op = "jacobian"
 
-    def build(traced: Traced, dynamic, infos, loc):
+    def build(traced: Traced, dynamic, infos, loc, argnums):
         fn = traced.fn
         nums = _argnums_tuple(argnums, len(dynamic), op, loc)
         wrt = _float_leaf_range(dynamic, nums, infos, op, loc)
@@ -221,7 +233,7 @@ def jacobian(f=None, argnums=0, backend=None):
         grads_struct = _grads_tree(dynamic, nums, isinstance(argnums, int), wrt)
         return jfn, _map_leaves(traced.out_tree, pytree.flatten(grads_struct)[1]), captured
 
-    return Transformed(f, op, build, backend=backend)
+    return Transformed(f, op, build, backend=backend, argnums=argnums)
 
 
 def _map_leaves(tree: pytree.TreeDef, leaf_tree: pytree.TreeDef) -> pytree.TreeDef:

@@ -1,0 +1,129 @@
+"""Passes as text in, text out: each rule fires where it is exact and nowhere else."""
+
+import numpy as np
+import pytest
+
+from gradjit.ir import parse, verify
+from gradjit.ir.interp import run
+from gradjit.passes import cse, dce, optimize, simplify
+
+
+def _body(fn) -> list[str]:
+    return [line.strip() for line in str(fn).splitlines()[1:-1]]
+
+
+def _check(pass_, before: str, after: list[str]):
+    fn = verify(parse(before))
+    out = verify(pass_(fn))
+    assert _body(out) == after
+    assert str(fn) == before.strip()  # passes never mutate their input
+    return fn, out
+
+
+HEAD = "func @f(%x: f64[3], %y: f64[3]) -> f64[3] {\n"
+
+
+def test_simplify_identities():
+    before = HEAD + """  %0 = const {value=1.0} : f64[]
+  %1 = broadcast_to %0 {shape=(3,)} : f64[3]
+  %2 = mul %x, %1 : f64[3]
+  %3 = const {value=0.0} : f64[]
+  %4 = broadcast_to %3 {shape=(3,)} : f64[3]
+  %5 = add %4, %2 : f64[3]
+  %6 = neg %5 : f64[3]
+  %7 = neg %6 : f64[3]
+  %8 = div %7, %1 : f64[3]
+  return %8
+}"""
+    fn, out = _check(lambda f: dce(simplify(f)), before, ["return %x"])
+    x = np.array([1.0, np.nan, -np.inf])
+    np.testing.assert_array_equal(run(out, [x, x])[0], run(fn, [x, x])[0])
+
+
+def test_times_zero_is_not_folded_because_of_nan_and_inf():
+    before = HEAD + """  %0 = const {value=0.0} : f64[]
+  %1 = broadcast_to %0 {shape=(3,)} : f64[3]
+  %2 = mul %x, %1 : f64[3]
+  return %2
+}"""
+    fn, out = _check(simplify, before, _body(parse(before)))
+    x = np.array([np.inf, np.nan, 1.0])
+    assert np.isnan(run(out, [x, x])[0][:2]).all()
+
+
+def test_transpose_and_reshape_chains_compose():
+    before = """func @f(%x: f64[2,3,4]) -> f64[24] {
+  %0 = transpose %x {perm=(1, 2, 0)} : f64[3,4,2]
+  %1 = transpose %0 {perm=(2, 0, 1)} : f64[2,3,4]
+  %2 = reshape %1 {shape=(6, 4)} : f64[6,4]
+  %3 = reshape %2 {shape=(24,)} : f64[24]
+  return %3
+}"""
+    _check(lambda f: dce(simplify(f)), before, ["%0 = reshape %x {shape=(24,)} : f64[24]",
+                                                "return %0"])
+
+
+def test_constant_folding_small_only():
+    before = """func @f(%x: f64[100]) -> f64[100] {
+  %0 = const {value=[1.0, 2.0]} : f64[2]
+  %1 = exp %0 : f64[2]
+  %2 = reduce_sum %1 {axes=(0,)} : f64[]
+  %3 = broadcast_to %2 {shape=(100,)} : f64[100]
+  %4 = mul %x, %3 : f64[100]
+  return %4
+}"""
+    fn, out = _check(lambda f: dce(simplify(f)), before, [
+        f"%0 = const {{value={float(np.exp(1.0) + np.exp(2.0))!r}}} : f64[]",
+        "%1 = broadcast_to %0 {shape=(100,)} : f64[100]",
+        "%2 = mul %x, %1 : f64[100]",
+        "return %2"])
+
+
+def test_cse_merges_equal_instructions_and_constants():
+    before = HEAD + """  %0 = sin %x : f64[3]
+  %1 = sin %x : f64[3]
+  %2 = const {value=[1.0, 2.0, 3.0]} : f64[3]
+  %3 = const {value=[1.0, 2.0, 3.0]} : f64[3]
+  %4 = mul %0, %2 : f64[3]
+  %5 = mul %1, %3 : f64[3]
+  %6 = add %4, %5 : f64[3]
+  return %6
+}"""
+    _check(lambda f: dce(cse(f)), before, [
+        "%0 = sin %x : f64[3]", "%1 = const {value=[1.0, 2.0, 3.0]} : f64[3]",
+        "%2 = mul %0, %1 : f64[3]", "%3 = add %2, %2 : f64[3]", "return %3"])
+
+
+def test_cse_keeps_different_params_apart():
+    before = """func @f(%x: f64[2,3]) -> (f64[2], f64[3]) {
+  %0 = reduce_sum %x {axes=(1,)} : f64[2]
+  %1 = reduce_sum %x {axes=(0,)} : f64[3]
+  return %0, %1
+}"""
+    _check(cse, before, _body(parse(before)))
+
+
+def test_dce_removes_only_dead_code():
+    before = HEAD + """  %0 = sin %x : f64[3]
+  %1 = cos %y : f64[3]
+  %2 = exp %1 : f64[3]
+  return %0
+}"""
+    _check(dce, before, ["%0 = sin %x : f64[3]", "return %0"])
+
+
+def test_stop_gradient_survives_optimization():
+    before = HEAD + """  %0 = stop_gradient %x : f64[3]
+  %1 = mul %0, %y : f64[3]
+  return %1
+}"""
+    _check(optimize, before, _body(parse(before)))
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_select_with_equal_branches(n):
+    before = HEAD + """  %0 = gt %x, %y : bool[3]
+  %1 = select %0, %y, %y : f64[3]
+  return %1
+}"""
+    _check(lambda f: dce(simplify(f)), before, ["return %y"])
