@@ -9,6 +9,7 @@ from . import ir, numpy  # noqa: F401
 from .errors import (CodegenError, CompilerBug, ConcretizationError, GradjitError,  # noqa: F401
                      IRParseError, MissingRule, ShapeError, TraceError, UnexpectedTracerError)
 from .ops.api import stop_gradient  # noqa: F401
-from .tracer import dump, grad, hessian, jacobian, jit, trace, value_and_grad, vjp  # noqa: F401
+from .tracer import (dump, grad, hessian, jacfwd, jacobian, jacrev, jit, jvp,  # noqa: F401
+                     trace, value_and_grad, vjp, vmap)
 
 __version__ = "0.1.0"

@@ -19,7 +19,8 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _erf_np(x):
-    return _erf(x.astype(np.float64)).astype(x.dtype) if x.size else x.copy()
+    # np.asarray: frompyfunc returns a bare Python float for a 0-d input
+    return np.asarray(_erf(x.astype(np.float64)), np.float64).astype(x.dtype)
 
 
 def _logistic_np(x):
@@ -27,7 +28,8 @@ def _logistic_np(x):
 
 
 def unary(name, numpy, vjp, torch_name, lower=None, shape=S.float_unary):
-    return Primitive(name, 1, shape, numpy, vjp=vjp, torch_name=torch_name, lower=lower or name)
+    return Primitive(name, 1, shape, numpy, vjp=vjp, torch_name=torch_name, lower=lower or name,
+                     jvp="elementwise", batch="elementwise")
 
 
 # ---- unary ------------------------------------------------------------------------------
@@ -60,7 +62,7 @@ stop_gradient = unary("stop_gradient", lambda x: x.copy(), lambda g, x, out: (No
 integer_pow = Primitive(  # d x^n = n x^(n-1) dx
     "integer_pow", 1, S.integer_pow, lambda x, n: np.power(x, n),
     vjp=lambda g, x, out, n: (g * n * A.integer_pow(x, n - 1) if n != 1 else g,),
-    torch_name="PowBackward0", lower="integer_pow")
+    torch_name="PowBackward0", lower="integer_pow", jvp="elementwise", batch="elementwise")
 
 
 def _cast_vjp(g, x, out, dtype):
@@ -69,12 +71,14 @@ def _cast_vjp(g, x, out, dtype):
 
 
 cast = Primitive("cast", 1, S.cast, lambda x, dtype: x.astype(DTYPES[dtype]),
-                 vjp=_cast_vjp, torch_name="ToCopyBackward0", lower="cast")
+                 vjp=_cast_vjp, torch_name="ToCopyBackward0", lower="cast", linear=True,
+                 batch="elementwise")
 
 
 # ---- binary -----------------------------------------------------------------------------
 def binary(name, numpy, vjp, torch_name, shape=S.binary):
-    return Primitive(name, 2, shape, numpy, vjp=vjp, torch_name=torch_name, lower=name)
+    return Primitive(name, 2, shape, numpy, vjp=vjp, torch_name=torch_name, lower=name,
+                     jvp="elementwise", batch="elementwise")
 
 
 add = binary("add", np.add, lambda g, x, y, out: (g, g), "AddBackward0")
@@ -122,7 +126,8 @@ atan2 = binary("atan2", np.arctan2, _atan2_vjp, "Atan2Backward0", shape=S.float_
 
 # ---- comparisons and logic: boolean-valued, so no derivative ------------------------------
 def boolean(name, numpy, arity=2, shape=S.compare):
-    return Primitive(name, arity, shape, numpy, nondiff="boolean-valued", lower=name)
+    return Primitive(name, arity, shape, numpy, nondiff="boolean-valued", lower=name,
+                     batch="elementwise")
 
 
 lt, le = boolean("lt", np.less), boolean("le", np.less_equal)
@@ -140,4 +145,5 @@ def _select_vjp(g, pred, x, y, out):
 
 
 select = Primitive("select", 3, S.select, np.where, vjp=_select_vjp,
-                   torch_name="WhereBackward0", lower="select")
+                   torch_name="WhereBackward0", lower="select", jvp="elementwise",
+                   batch="elementwise")

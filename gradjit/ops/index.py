@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import TraceError
 from . import api as A
+from . import rules as R
 from . import shapes as S
 from .primitive import Primitive
 
@@ -45,7 +46,43 @@ def _scatter_add_vjp(g, x, idx, upd, out, axis):
     return g, None, A.gather_p(g, idx, axis=axis)
 
 
+def _merge_batch_into_axis(x, idx, axis):
+    """With both x and idx batched: move x's batch axis next to `axis` and merge the two, and
+    offset each batch's indices into its own block, so one gather/scatter serves the batch."""
+    shape = A.shape_of(x)
+    n_batch, n = shape[0], shape[axis + 1]
+    perm = tuple(range(1, axis + 1)) + (0,) + tuple(range(axis + 1, len(shape)))
+    merged = A.reshape(A.transpose(x, perm), shape[1 : axis + 1] + (n_batch * n,) +
+                       shape[axis + 2 :])
+    offsets = A.iota(A.shape_of(idx), 0, A.dtype_of(idx)) * n
+    return merged, idx + offsets, perm
+
+
+def _gather_batch(args, dims, axis):
+    (x, idx), (dx, di) = args, dims
+    if di is None:
+        return I_gather(x, idx, axis=axis + 1), 0
+    if dx is None:
+        return A.moveaxis(I_gather(x, idx, axis=axis), axis, 0), 0
+    merged, flat_idx, _ = _merge_batch_into_axis(x, idx, axis)
+    return A.moveaxis(I_gather(merged, flat_idx, axis=axis), axis, 0), 0
+
+
+def _scatter_add_batch(args, dims, axis):
+    (x, idx, upd), (dx, di, du) = args, dims
+    n = next(A.shape_of(a)[0] for a, d in zip(args, dims) if d is not None)
+    x, upd = R.batched(x, dx, n), R.batched(upd, du, n)
+    if di is None:
+        return I_scatter_add(x, idx, upd, axis=axis + 1), 0
+    merged, flat_idx, perm = _merge_batch_into_axis(x, idx, axis)
+    out = I_scatter_add(merged, flat_idx, A.moveaxis(upd, 0, axis), axis=axis)
+    unmerged = A.reshape(out, tuple(A.shape_of(x)[p] for p in perm))
+    return A.transpose(unmerged, tuple(np.argsort(perm))), 0
+
+
 gather = Primitive("gather", 2, S.gather, _gather_np, vjp=_gather_vjp,
-                   torch_name="IndexBackward0", linear=True, lower="gather")
+                   torch_name="IndexBackward0", linear=True, lower="gather", batch=_gather_batch)
 scatter_add = Primitive("scatter_add", 3, S.scatter_add, _scatter_add_np, vjp=_scatter_add_vjp,
-                        torch_name="IndexAddBackward0", linear=True, lower="scatter_add")
+                        torch_name="IndexAddBackward0", linear=True, lower="scatter_add",
+                        batch=_scatter_add_batch)
+I_gather, I_scatter_add = gather, scatter_add

@@ -56,5 +56,33 @@ def _dot_vjp(g, x, y, out, contract, batch):
             _transpose_lhs(g, y, x, swapped_c, swapped_b, swap_ans=True))
 
 
+def _dot_jvp(primals, tangents, out, contract, batch):
+    # d(x.y) = dx.y + x.dy (bilinear)
+    (x, y), (tx, ty) = primals, tangents
+    terms = [A.dot_general_p(tx, y, contract, batch) if tx is not None else None,
+             A.dot_general_p(x, ty, contract, batch) if ty is not None else None]
+    terms = [t for t in terms if t is not None]
+    return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def _shift(axes, by=1):
+    return tuple(a + by for a in axes)
+
+
+def _dot_batch(args, dims, contract, batch):
+    (x, y), (dx, dy) = args, dims
+    (xc, yc), (xb, yb) = contract, batch
+    if dx is not None and dy is not None:  # a new shared batch dimension, first in the output
+        return A.dot_general_p(x, y, (_shift(xc), _shift(yc)),
+                               ((0,) + _shift(xb), (0,) + _shift(yb))), 0
+    if dx is not None:  # the batch axis is lhs' first free dim: right after the batch dims
+        out = A.dot_general_p(x, y, (_shift(xc), yc), (_shift(xb), yb))
+        return A.moveaxis(out, len(xb), 0), 0
+    x_free = len(A.shape_of(x)) - len(xc) - len(xb)
+    out = A.dot_general_p(x, y, (xc, _shift(yc)), (xb, _shift(yb)))
+    return A.moveaxis(out, len(xb) + x_free, 0), 0
+
+
 dot_general = Primitive("dot_general", 2, S.dot_general, _dot_np, vjp=_dot_vjp,
-                        torch_name="MmBackward0", lower="dot_general")
+                        torch_name="MmBackward0", lower="dot_general", jvp=_dot_jvp,
+                        batch=_dot_batch)

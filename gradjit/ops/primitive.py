@@ -33,7 +33,12 @@ class Primitive:
     nondiff: str | None = None  # why there is no vjp, when there is none
     lower: Any = None  # plain data for codegen (ops/ never imports llvmlite)
     torch_name: str | None = None  # grad_fn name in eager mode
-    linear: bool = False  # linear in its float arguments (forward mode will use this)
+    linear: bool = False  # linear in its float arguments
+    # forward mode: (primals, tangents (None: zero), out, **params) -> tangent (None: zero);
+    # or the name of a generic rule in ops/rules.py ("elementwise", "linear", "reduction")
+    jvp: Callable | str | None = None
+    # batching: (args, batch dims (0 or None), **params) -> (out, out batch dim); or a name
+    batch: Callable | str | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):

@@ -21,16 +21,39 @@ def _broadcast_vjp(g, x, out, shape):
     return (A.reshape(A.reduce_sum(g, axes), x_shape) if axes else A.reshape(g, x_shape),)
 
 
+def _broadcast_batch(args, dims, shape):
+    # align x's own axes to the right of the target shape, after the batch axis
+    (x,) = args
+    xs = A.shape_of(x)
+    lifted = A.reshape(x, xs[:1] + (1,) * (len(shape) - len(xs) + 1) + xs[1:])
+    return A.broadcast_to(lifted, xs[:1] + tuple(shape)), 0
+
+
+def _prepend(prim, key, value_of):
+    """Set prim's batching rule: prepend the batch axis' entry to the tuple parameters `key`."""
+    def rule(args, dims, **params):
+        params = dict(params)
+        for k, v in zip(key, value_of(A.shape_of(args[0])[0])):
+            params[k] = (v,) + tuple(params[k])
+        return prim(args[0], **params), 0
+
+    prim.batch = rule
+
+
 broadcast_to = Primitive("broadcast_to", 1, S.broadcast_to,
                          lambda x, shape: np.broadcast_to(x, shape).copy(),
                          vjp=_broadcast_vjp, torch_name="ExpandBackward0", linear=True,
-                         lower="broadcast_to")
+                         lower="broadcast_to", batch=_broadcast_batch)
 reshape = Primitive("reshape", 1, S.reshape, lambda x, shape: np.reshape(x, shape),
                     vjp=lambda g, x, out, shape: (A.reshape(g, A.shape_of(x)),),
-                    torch_name="ViewBackward0", linear=True, lower="reshape")
+                    torch_name="ViewBackward0", linear=True, lower="reshape",
+                    batch=lambda args, dims, shape: (
+                        A.reshape(args[0], A.shape_of(args[0])[:1] + tuple(shape)), 0))
 transpose = Primitive("transpose", 1, S.transpose, lambda x, perm: np.transpose(x, perm),
                       vjp=lambda g, x, out, perm: (A.transpose(g, tuple(np.argsort(perm))),),
-                      torch_name="PermuteBackward0", linear=True, lower="transpose")
+                      torch_name="PermuteBackward0", linear=True, lower="transpose",
+                      batch=lambda args, dims, perm: (
+                          A.transpose(args[0], (0,) + tuple(p + 1 for p in perm)), 0))
 
 
 def _concat_vjp(g, *xs, out, axis):
@@ -42,7 +65,7 @@ def _concat_vjp(g, *xs, out, axis):
 concatenate = Primitive("concatenate", None, S.concatenate,
                         lambda *xs, axis: np.concatenate(xs, axis=axis),
                         vjp=_concat_vjp, torch_name="CatBackward0", linear=True,
-                        lower="concatenate")
+                        lower="concatenate", batch="axis")
 
 
 def _slice_np(x, start, stop, step):
@@ -61,6 +84,7 @@ def _slice_vjp(g, x, out, start, stop, step):
 
 slice_ = Primitive("slice", 1, S.slice_, _slice_np, vjp=_slice_vjp, torch_name="SliceBackward0",
                    linear=True, lower="slice")
+_prepend(slice_, ("start", "stop", "step"), lambda n: (0, n, 1))
 
 
 def _pad_np(x, lo, hi, interior, value=0.0):
@@ -80,11 +104,18 @@ def _pad_vjp(g, x, out, lo, hi, interior, value=0.0):
     return (A.slice_p(g, start=start, stop=stop, step=step),)
 
 
+def _pad_jvp(primals, tangents, out, lo, hi, interior, value=0.0):
+    # pad is affine: the padding value is constant, so the tangent is padded with zeros
+    (t,) = tangents
+    return None if t is None else A.pad_p(t, lo, hi, interior, 0.0)
+
+
 pad = Primitive("pad", 1, S.pad, _pad_np, vjp=_pad_vjp, torch_name="ConstantPadNdBackward0",
-                lower="pad")
+                lower="pad", jvp=_pad_jvp)
+_prepend(pad, ("lo", "hi", "interior"), lambda n: (0, 0, 0))
 flip = Primitive("flip", 1, S.flip, lambda x, axes: np.flip(x, axes).copy(),
                  vjp=lambda g, x, out, axes: (A.flip_p(g, axes=axes),),
-                 torch_name="FlipBackward0", linear=True, lower="flip")
+                 torch_name="FlipBackward0", linear=True, lower="flip", batch="axes")
 
 
 def _iota_np(shape, axis, dtype):

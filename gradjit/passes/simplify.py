@@ -91,12 +91,21 @@ RULES = {
 }
 
 
+def _const_value(v: Value, defs):
+    """The array a value holds if it is a constant or a broadcast of one, else None."""
+    instr = defs.get(v)
+    if instr is not None and instr.prim.name == "broadcast_to":
+        inner = _const_value(instr.args[0], defs)
+        return None if inner is None else np.broadcast_to(inner, instr.params["shape"])
+    return instr.params["value"] if instr is not None and instr.prim.name == "const" else None
+
+
 def _fold(instr: Instr, args, defs):
     if instr.prim.name in _NO_FOLD or len(instr.outs) != 1 or instr.out.type.size > _FOLD_MAX:
         return None
-    if not all(a in defs and defs[a].prim.name == "const" for a in args):
+    values = [_const_value(a, defs) for a in args]
+    if any(v is None for v in values):
         return None
-    values = [defs[a].params["value"] for a in args]
     with np.errstate(all="ignore"):
         result = coerce(instr.prim.numpy(*values, **instr.params), instr.out.type)
     return ("const", (), {"value": result})

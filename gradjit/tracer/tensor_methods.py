@@ -150,7 +150,11 @@ class TensorMethods:
         self._concrete(".tolist()")
 
     def __array__(self, dtype=None, copy=None):
-        self._concrete("np.asarray()")
+        raise ConcretizationError(
+            "np.asarray()", f"needs a concrete value, but got a traced {self.aval}", user_loc(),
+            "numpy converted a traced value to an array; indexing a numpy array with a traced "
+            "index does this: use gradjit.numpy.take(array, index, axis) instead; otherwise "
+            + _HINT)
 
     # ---- numpy's protocols ----
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

@@ -190,65 +190,12 @@ def jit(f=None, static_argnums=(), backend=None):
     return Transformed(f, "jit", build, static_argnums, backend)
 
 
-def jacobian(f=None, argnums=0, backend=None):
-    """f -> its Jacobian (reverse mode, one row per output element, all in one Function).
-
-    For an output leaf of shape O and an argument leaf of shape I the block has shape O + I.
-    """
-    if f is None:
-        return functools.partial(jacobian, argnums=argnums, backend=backend)
-    op = "jacobian"
-
-    def build(traced: Traced, dynamic, infos, loc, argnums):
-        fn = traced.fn
-        nums = _argnums_tuple(argnums, len(dynamic), op, loc)
-        wrt = _float_leaf_range(dynamic, nums, infos, op, loc)
-        for r in fn.results:
-            if not is_float(r.type.dtype):
-                raise TraceError(op, f"the output has type {r.type}; only float outputs have "
-                                 "a Jacobian", loc)
-
-        def jac(*xs):
-            env = replay(fn, list(xs) + traced.captured)
-            blocks = []
-            for j, r in enumerate(fn.results):
-                rows = []
-                for e in range(r.type.size):
-                    seed = np.zeros(r.type.size, r.type.np_dtype)
-                    seed[e] = 1
-                    cts = [None] * len(fn.results)
-                    cts[j] = seed.reshape(r.type.shape)
-                    got = pull_back(fn, env, cts, wrt)
-                    rows.append([A.zeros_like(xs[i]) if g is None else g
-                                 for i, g in zip(wrt, got)])
-                for k, i in enumerate(wrt):
-                    shape = r.type.shape + infos[i].type.shape
-                    stacked = A.stack([row[k] for row in rows]) if rows else \
-                        A.zeros(shape, infos[i].type.dtype)
-                    blocks.append(A.reshape(stacked, shape))
-            return blocks
-
-        jfn, captured = trace_flat(jac, fn.in_types[: len(infos)], f"jacobian_{fn.name}",
-                                   [p.hint for p in fn.params], [i.weak for i in infos])
-        grads_struct = _grads_tree(dynamic, nums, isinstance(argnums, int), wrt)
-        return jfn, _map_leaves(traced.out_tree, pytree.flatten(grads_struct)[1]), captured
-
-    return Transformed(f, op, build, backend=backend, argnums=argnums)
-
-
 def _map_leaves(tree: pytree.TreeDef, leaf_tree: pytree.TreeDef) -> pytree.TreeDef:
     """`tree` with every leaf replaced by the structure `leaf_tree`."""
     if tree.kind == "leaf":
         return leaf_tree
     return pytree.TreeDef(tree.kind, tuple(_map_leaves(c, leaf_tree) for c in tree.children),
                           tree.keys)
-
-
-def hessian(f=None, argnums=0, backend=None):
-    """The Jacobian of the gradient: for x of shape I, an array of shape I + I."""
-    if f is None:
-        return functools.partial(hessian, argnums=argnums, backend=backend)
-    return jacobian(grad(f, argnums), argnums, backend)
 
 
 def vjp(f, *args, backend=None):
