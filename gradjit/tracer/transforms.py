@@ -36,9 +36,10 @@ def _argnums_tuple(argnums, nargs, op, loc) -> tuple[int, ...]:
 class Transformed:
     """A user function under a transform; call it like the function, or trace/dump it."""
 
-    def __init__(self, f, op: str, build, static_argnums=(), backend=None, argnums=None):
+    def __init__(self, f, op: str, build, static_argnums=(), backend=None, argnums=None,
+                 post=None):
         functools.update_wrapper(self, f, updated=())
-        self.f, self.op, self.build = f, op, build
+        self.f, self.op, self.build, self.post = f, op, build, post
         # differentiation transforms keep Python ints/bools they do not differentiate static
         # (as JAX's grad leaves them concrete), so `range(n)` works on them
         self.argnums = argnums
@@ -84,7 +85,8 @@ class Transformed:
 
     def __call__(self, *args):
         staged, leaves = self._staged(args)
-        return staged.finish(staged.execute(leaves))
+        out = staged.finish(staged.execute(leaves))
+        return out if self.post is None else self.post(out)
 
     def trace(self, *args) -> Function:
         """The optimized Function this transform runs for these arguments."""
@@ -95,6 +97,8 @@ class Transformed:
         staged = self._staged(args)[0]
         if stage not in STAGES:
             raise ValueError(f"dump: unknown stage {stage!r}; one of {', '.join(STAGES)}")
+        if stage in BACKEND_STAGES:
+            return _backend_dump(stage, staged.fn)
         return str(staged.raw if stage == "trace" else staged.fn)
 
 
@@ -123,7 +127,7 @@ def _grads_tree(dynamic, argnums, argnums_is_int, grads):
     return out[0] if argnums_is_int else tuple(out)
 
 
-def value_and_grad(f=None, argnums=0, has_aux=False, backend=None):
+def value_and_grad(f=None, argnums=0, has_aux=False, backend=None, post=None):
     """f -> (value, gradient); value is f's scalar output (and aux, with has_aux)."""
     if f is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux,
@@ -157,27 +161,20 @@ def value_and_grad(f=None, argnums=0, has_aux=False, backend=None):
 
         gfn, captured = trace_flat(adjoint, fn.in_types[: len(infos)], f"grad_{fn.name}",
                                    [p.hint for p in fn.params], [i.weak for i in infos])
+        gfn.meta["primal_results"] = len(fn.results)  # the value comes first, then gradients
         grads_struct = _grads_tree(dynamic, nums, isinstance(argnums, int), wrt)
         tree = pytree.TreeDef("tuple", (traced.out_tree, pytree.flatten(grads_struct)[1]))
         return gfn, tree, captured
 
-    return Transformed(f, op, build, backend=backend, argnums=argnums)
+    return Transformed(f, op, build, backend=backend, argnums=argnums, post=post)
 
 
 def grad(f=None, argnums=0, has_aux=False, backend=None):
     """f -> its gradient with respect to the `argnums` arguments (same structure and dtype)."""
     if f is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux, backend=backend)
-    vg = value_and_grad(f, argnums, has_aux, backend)
-
-    @functools.wraps(f)
-    def grad_f(*args):
-        (value, g) = vg(*args)
-        return (g, value[1]) if has_aux else g
-
-    grad_f.trace = vg.trace
-    grad_f.dump = vg.dump
-    return grad_f
+    post = (lambda r: (r[1], r[0][1])) if has_aux else (lambda r: r[1])
+    return value_and_grad(f, argnums, has_aux, backend, post=post)
 
 
 def jit(f=None, static_argnums=(), backend=None):
@@ -248,14 +245,23 @@ def trace(f, *args) -> Function:
     return trace_user(f, args, infos, leaf_names(f, args, None), fn_name(f)).fn
 
 
+def _backend_dump(stage: str, fn: Function) -> str:
+    from ..runtime import DUMPS  # LLVM is loaded only when a backend stage is asked for
+
+    return DUMPS[stage](fn)
+
+
+BACKEND_STAGES = ("llvm", "llvm-opt", "asm")
 STAGES = {
     "trace": lambda f, args: trace(f, *args),
     "opt": lambda f, args: optimize(trace(f, *args)),
+    **{s: (lambda s: lambda f, args: _backend_dump(s, optimize(trace(f, *args))))(s)
+       for s in BACKEND_STAGES},
 }
 
 
 def dump(f, *args, stage: str = "trace") -> str:
-    """The text of f's IR after `stage` ('trace' or 'opt'; backends add more)."""
+    """The text of f's IR after `stage`: 'trace', 'opt', or 'llvm', 'llvm-opt', 'asm'."""
     if stage not in STAGES:
         raise ValueError(f"dump: unknown stage {stage!r}; one of {', '.join(STAGES)}")
     return str(STAGES[stage](f, args))
