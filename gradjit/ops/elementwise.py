@@ -59,9 +59,10 @@ sign = unary("sign", np.sign, lambda g, x, out: (None,), "SignBackward0", shape=
 # stop_gradient is the identity whose derivative is declared zero.
 stop_gradient = unary("stop_gradient", lambda x: x.copy(), lambda g, x, out: (None,),
                       "DetachBackward0", shape=S.same_shape)
-integer_pow = Primitive(  # d x^n = n x^(n-1) dx
+integer_pow = Primitive(  # d x^n = n x^(n-1) dx; x^0 is constant (0 * x^-1 is NaN at x = 0)
     "integer_pow", 1, S.integer_pow, lambda x, n: np.power(x, n),
-    vjp=lambda g, x, out, n: (g * n * A.integer_pow(x, n - 1) if n != 1 else g,),
+    vjp=lambda g, x, out, n: (None if n == 0 else g if n == 1 else
+                              g * n * A.integer_pow(x, n - 1),),
     torch_name="PowBackward0", lower="integer_pow", jvp="elementwise", batch="elementwise")
 
 

@@ -100,11 +100,20 @@ def _const_value(v: Value, defs):
     return instr.params["value"] if instr is not None and instr.prim.name == "const" else None
 
 
+def _stored_size(value: np.ndarray) -> int:
+    """Elements a constant really holds (a broadcast view holds those of its source)."""
+    return int(np.prod([d for d, s in zip(value.shape, value.strides) if s], dtype=np.int64))
+
+
 def _fold(instr: Instr, args, defs):
     if instr.prim.name in _NO_FOLD or len(instr.outs) != 1 or instr.out.type.size > _FOLD_MAX:
         return None
     values = [_const_value(a, defs) for a in args]
     if any(v is None for v in values):
+        return None
+    # never expand a broadcast into a bigger constant: whether that fits under _FOLD_MAX
+    # depends on the data size, and the IR must not change shape with it
+    if values and instr.out.type.size > sum(_stored_size(v) for v in values):
         return None
     with np.errstate(all="ignore"):
         result = coerce(instr.prim.numpy(*values, **instr.params), instr.out.type)
