@@ -20,21 +20,24 @@ def jvp_replay(fn: Function, primals, tangents) -> tuple[list, list]:
     tenv = {p: t for p, t in zip(fn.params, tangents) if t is not None}
     for instr in fn.body:
         args = [env[a] for a in instr.args]
+        multi = instr.prim.multiple_results
         with loc_override(instr.loc):
             out = bind(instr.prim, *args, **instr.params)
-            env[instr.out] = out
+            outs = list(out) if multi else [out]
+            env.update(zip(instr.outs, outs))
             ts = [tenv.get(a) for a in instr.args]
-            if all(t is None for t in ts) or not is_float(instr.out.type.dtype):
+            if all(t is None for t in ts) or not any(is_float(o.type.dtype) for o in instr.outs):
                 continue
             rule = jvp_rule(instr.prim)
             if rule is None:
                 raise MissingRule(instr.prim.name, "has no derivative: it is "
                                   f"{instr.prim.nondiff}", instr.loc,
                                   hint="wrap the value in gradjit.numpy.stop_gradient")
-            t = rule(args, ts, out, **instr.params)
-        if t is not None:
-            if A.type_of(t) != instr.out.type:
-                raise CompilerBug("forward", f"{instr.prim.name}: tangent {A.type_of(t)} for "
-                                  f"a value of type {instr.out.type}", instr.loc)
-            tenv[instr.out] = t
+            t = rule(args, ts, outs if multi else out, **instr.params)
+        for o, t in zip(instr.outs, t if multi else [t]):
+            if t is not None:
+                if A.type_of(t) != o.type:
+                    raise CompilerBug("forward", f"{instr.prim.name}: tangent {A.type_of(t)} "
+                                      f"for a value of type {o.type}", instr.loc)
+                tenv[o] = t
     return [env[r] for r in fn.results], [tenv.get(r) for r in fn.results]

@@ -31,7 +31,7 @@ def replay(fn: Function, primals) -> dict:
     for instr in fn.body:
         with loc_override(instr.loc):
             outs = bind(instr.prim, *[env[a] for a in instr.args], **instr.params)
-        env.update(zip(instr.outs, outs if len(instr.outs) > 1 else (outs,)))
+        env.update(zip(instr.outs, instr.prim.results(outs)))
     return env
 
 
@@ -69,11 +69,10 @@ def pull_back(fn: Function, env: dict, cotangents, wrt) -> list:
                               "if its derivative is not needed")
         args = [env[a] for a in instr.args]
         outs = [env[o] for o in instr.outs]
-        g = gs[0] if len(gs) == 1 else [A.zeros_like(o) if g is None else g
-                                         for o, g in zip(outs, gs)]
+        multi = instr.prim.multiple_results
+        g = [A.zeros_like(o) if g is None else g for o, g in zip(outs, gs)] if multi else gs[0]
         with loc_override(instr.loc):
-            arg_cts = instr.prim.vjp(g, *args, out=outs[0] if len(outs) == 1 else outs,
-                                     **instr.params)
+            arg_cts = instr.prim.vjp(g, *args, out=outs if multi else outs[0], **instr.params)
             for a, c in zip(instr.args, arg_cts):
                 accumulate(a, c)
     return [ct.get(fn.params[i]) for i in wrt]

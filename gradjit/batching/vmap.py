@@ -20,13 +20,17 @@ def batch_replay(fn: Function, args, dims) -> tuple[list, list]:
     for instr in fn.body:
         xs = [env[a] for a in instr.args]
         ds = [denv[a] for a in instr.args]
+        multi = instr.prim.multiple_results
         with loc_override(instr.loc):
             if all(d is None for d in ds):
-                out, d = bind(instr.prim, *xs, **instr.params), None
+                out = bind(instr.prim, *xs, **instr.params)
+                outs, dims_out = (list(out), [None] * len(out)) if multi else ([out], [None])
             else:
                 out, d = batch_rule(instr.prim)(xs, ds, **instr.params)
-        if d is not None and A.shape_of(out)[1:] != instr.out.type.shape:
-            raise CompilerBug("vmap", f"{instr.prim.name}: batched result {A.type_of(out)} "
-                              f"does not extend {instr.out.type}", instr.loc)
-        env[instr.out], denv[instr.out] = out, d
+                outs, dims_out = (list(out), list(d)) if multi else ([out], [d])
+        for o, value, d in zip(instr.outs, outs, dims_out):
+            if d is not None and A.shape_of(value)[1:] != o.type.shape:
+                raise CompilerBug("vmap", f"{instr.prim.name}: batched result "
+                                  f"{A.type_of(value)} does not extend {o.type}", instr.loc)
+            env[o], denv[o] = value, d
     return [env[r] for r in fn.results], [denv[r] for r in fn.results]

@@ -14,8 +14,5 @@ def run(fn: Function, args) -> list[np.ndarray]:
     with np.errstate(all="ignore"):  # NaN and inf propagate as in numpy, silently
         for instr in fn.body:
             out = instr.prim.numpy(*[env[a] for a in instr.args], **instr.params)
-            if len(instr.outs) == 1:
-                env[instr.outs[0]] = coerce(out, instr.outs[0].type)
-            else:
-                env.update((o, coerce(v, o.type)) for o, v in zip(instr.outs, out))
+            env.update((o, coerce(v, o.type)) for o, v in zip(instr.outs, instr.prim.results(out)))
     return [env[r] for r in fn.results]

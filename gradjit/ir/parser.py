@@ -69,47 +69,65 @@ def _split_top(text: str) -> list[str]:
 class _Parser:
     def __init__(self, text: str):
         self.lines = text.splitlines()
-        self.env: dict[str, Value] = {}
+        self.pos = 0  # index into self.lines of the next line to read
 
     def error(self, lineno: int, problem: str, col: int = 1):
         line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
         raise IRParseError("parse", f"line {lineno}, column {col}: {problem}\n    {line}")
 
-    def lookup(self, name: str, lineno: int) -> Value:
+    def lookup(self, env, name: str, lineno: int) -> Value:
         name = name.strip()
-        if name not in self.env:
+        if name not in env:
             col = self.lines[lineno - 1].find(name) + 1
             self.error(lineno, f"undefined value {name}", max(col, 1))
-        return self.env[name]
+        return env[name]
+
+    def next_line(self):
+        """(line number, text) of the next non-blank line, or (None, None) at the end."""
+        while self.pos < len(self.lines):
+            self.pos += 1
+            if self.lines[self.pos - 1].strip():
+                return self.pos, self.lines[self.pos - 1]
+        return None, None
+
+    def peek(self) -> str:
+        for line in self.lines[self.pos:]:
+            if line.strip():
+                return line.strip()
+        return ""
 
     def parse(self) -> Function:
         from ..ops import REGISTRY
 
-        lines = [(i + 1, ln) for i, ln in enumerate(self.lines) if ln.strip()]
-        if not lines:
+        lineno, header = self.next_line()
+        if lineno is None:
             self.error(1, "empty text")
-        lineno, header = lines[0]
+        return self.function(lineno, header, REGISTRY)
+
+    def function(self, lineno, header, registry) -> Function:
         m = _HEADER.match(header.strip())
         if not m:
             self.error(lineno, "expected 'func @name(%a: f64[..], ...) -> type {'")
+        env: dict[str, Value] = {}
         params = []
         for part in _split_top(m.group(2)):
             pname, _, ptype = part.partition(":")
             value = Value(self._type(ptype, lineno), pname.strip().lstrip("%"))
-            self.env[pname.strip()] = value
+            env[pname.strip()] = value
             params.append(value)
         body, results = [], None
-        for lineno, line in lines[1:]:
+        while True:
+            lineno, line = self.next_line()
+            if lineno is None:
+                self.error(len(self.lines), "missing closing '}'")
             stripped = line.strip()
             if stripped == "}":
                 break
             if stripped.startswith("return"):
                 names = _split_top(stripped[len("return"):])
-                results = [self.lookup(n, lineno) for n in names]
+                results = [self.lookup(env, n, lineno) for n in names]
                 continue
-            body.append(self._instr(line, lineno, REGISTRY))
-        else:
-            self.error(lines[-1][0], "missing closing '}'")
+            body.append(self._instr(env, line, lineno, registry))
         if results is None:
             self.error(lineno, "missing 'return'")
         return Function(m.group(1), params, body, results)
@@ -120,7 +138,16 @@ class _Parser:
         except ValueError as e:
             self.error(lineno, str(e), self.lines[lineno - 1].find(text.strip()) + 1)
 
-    def _instr(self, line: str, lineno: int, registry) -> Instr:
+    def _regions(self, registry) -> dict[str, Function]:
+        """The nested functions printed below an instruction, by name."""
+        found = {}
+        while self.peek().startswith("func @"):
+            lineno, header = self.next_line()
+            fn = self.function(lineno, header, registry)
+            found["@" + fn.name] = fn
+        return found
+
+    def _instr(self, env, line: str, lineno: int, registry) -> Instr:
         m = _INSTR.match(line)
         if not m:
             self.error(lineno, "expected '%out = op %args {params} : type'",
@@ -132,13 +159,13 @@ class _Parser:
         args_text, _, params_text = rest.partition("{")
         if params_text and not params_text.endswith("}"):
             self.error(lineno, "unclosed '{'", line.find("{") + 1)
-        args = [self.lookup(a, lineno) for a in _split_top(args_text)]
+        args = [self.lookup(env, a, lineno) for a in _split_top(args_text)]
         types = [self._type(t, lineno) for t in _split_top(types_text)]
         params = {}
         for item in _split_top(params_text[:-1]):
             key, _, val = item.partition("=")
             try:
-                params[key.strip()] = literal(val)
+                params[key.strip()] = literal(_REGION_REF.sub(r"'@\1'", val))
             except (ValueError, SyntaxError) as e:
                 self.error(lineno, f"bad parameter {item!r}: {e}", line.find(item) + 1)
         for key, decode in prim.extra.get("decode", {}).items():
@@ -146,12 +173,28 @@ class _Parser:
         names = _split_top(outs_text)
         if len(names) != len(types):
             self.error(lineno, f"{len(names)} results but {len(types)} types")
+        regions = self._regions(registry)
+        params = {k: _resolve(v, regions, lambda ref: self.error(
+            lineno, f"region {ref} is not defined below the instruction")) for k, v in
+            params.items()}
         outs = [Value(t) for t in types]
         for n, v in zip(names, outs):
-            if n in self.env:
+            if n in env:
                 self.error(lineno, f"{n} is defined twice", line.find(n) + 1)
-            self.env[n] = v
+            env[n] = v
         return Instr(prim, args, params, outs, loc.strip() if loc else None)
+
+
+_REGION_REF = re.compile(r"@([\w.]+)")
+
+
+def _resolve(value, regions, missing):
+    """Parameter values with region references ('@name' strings) replaced by the Functions."""
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, regions, missing) for v in value)
+    if isinstance(value, str) and value.startswith("@"):
+        return regions[value] if value in regions else missing(value)
+    return value
 
 
 def parse(text: str) -> Function:

@@ -24,6 +24,8 @@ def format_param(value) -> str:
         return repr(value)
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         return format_param(value.item())
+    if isinstance(value, Function):  # a region: printed in full below the instruction
+        return f"@{value.name}"
     raise TypeError(f"cannot print parameter {value!r}")
 
 
@@ -55,12 +57,22 @@ class Namer:
         return "%" + self.names.get(v, f"<undefined {v!r}>")
 
 
-def print_function(fn: Function) -> str:
+def regions(params: dict) -> list[Function]:
+    """The sub-Functions an instruction's params hold (structured control flow)."""
+    found = []
+    for v in params.values():
+        for item in v if isinstance(v, tuple) else (v,):
+            if isinstance(item, Function):
+                found.append(item)
+    return found
+
+
+def print_function(fn: Function, indent: str = "") -> str:
     name = Namer(fn)
     params = ", ".join(f"{name(p)}: {p.type}" for p in fn.params)
     results = ", ".join(str(r.type) for r in fn.results)
     arrow = results if len(fn.results) == 1 else f"({results})"
-    lines = [f"func @{fn.name}({params}) -> {arrow} {{"]
+    lines = [f"{indent}func @{fn.name}({params}) -> {arrow} {{"]
     for instr in fn.body:
         args = [name(a) for a in instr.args]
         encode = instr.prim.extra.get("encode", {})
@@ -68,13 +80,14 @@ def print_function(fn: Function) -> str:
             f"{k}={format_param(encode[k](v) if k in encode else v)}"
             for k, v in instr.params.items())
         outs = ", ".join(name.define(o) for o in instr.outs)
-        head = f"  {outs} = {instr.prim.name}"
+        head = f"{indent}  {outs} = {instr.prim.name}"
         if args:
             head += " " + ", ".join(args)
         if params_text:
             head += " {" + params_text + "}"
         types = ", ".join(str(o.type) for o in instr.outs)
         lines.append(f"{head} : {types}{_short_loc(instr.loc)}")
-    lines.append("  return " + ", ".join(name(r) for r in fn.results))
-    lines.append("}")
+        lines += [print_function(r, indent + "    ") for r in regions(instr.params)]
+    lines.append(f"{indent}  return " + ", ".join(name(r) for r in fn.results))
+    lines.append(f"{indent}}}")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import CompilerBug, GradjitError
 from .core import Function
+from .printer import regions
 
 
 def _context(fn: Function, index: int) -> str:
@@ -35,6 +36,8 @@ def verify(fn: Function) -> Function:
         if [o.type for o in instr.outs] != expected:
             got = ", ".join(str(o.type) for o in instr.outs)
             raise bad(f"declares {got}, its shape rule gives {', '.join(map(str, expected))}")
+        for region in regions(instr.params):
+            verify(region)
         for o in instr.outs:
             if o in defined:
                 raise bad("redefines a value")

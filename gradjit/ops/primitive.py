@@ -34,6 +34,8 @@ class Primitive:
     lower: Any = None  # plain data for codegen (ops/ never imports llvmlite)
     torch_name: str | None = None  # grad_fn name in eager mode
     linear: bool = False  # linear in its float arguments
+    # returns a tuple of results (structured control flow); rules then take and give lists
+    multiple_results: bool = False
     # forward mode: (primals, tangents (None: zero), out, **params) -> tangent (None: zero);
     # or the name of a generic rule in ops/rules.py ("elementwise", "linear", "reduction")
     jvp: Callable | str | None = None
@@ -48,6 +50,10 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+    def results(self, out) -> list:
+        """What `bind` returned, as a list of results."""
+        return list(out) if self.multiple_results else [out]
 
     def out_type(self, in_types, params) -> TensorType:
         """The shape rule, with failures reported as a ShapeError naming this op and types."""

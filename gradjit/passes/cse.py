@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.core import Function, Instr
+from .regions import map_regions
 
 
 def _key_of(value):
+    if isinstance(value, Function):
+        return ("region", str(value))
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, (tuple, list)):
@@ -21,6 +24,8 @@ def cse(fn: Function) -> Function:
     body = []
     for instr in fn.body:
         args = tuple(rename.get(a, a) for a in instr.args)
+        instr = Instr(instr.prim, instr.args, map_regions(instr.params, cse), instr.outs,
+                      instr.loc)
         key = (instr.prim.name, tuple(map(id, args)),
                tuple((k, _key_of(v)) for k, v in instr.params.items()),
                tuple(o.type for o in instr.outs))

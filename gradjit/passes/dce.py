@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..ir.core import Function
+from ..ir.core import Function, Instr
+from .regions import map_regions
 
 
 def dce(fn: Function) -> Function:
@@ -10,6 +11,8 @@ def dce(fn: Function) -> Function:
     kept = []
     for instr in reversed(fn.body):
         if any(o in live for o in instr.outs):
-            kept.append(instr)
+            params = map_regions(instr.params, dce)
+            kept.append(instr if params is instr.params else
+                        Instr(instr.prim, instr.args, params, instr.outs, instr.loc))
             live.update(instr.args)
     return Function(fn.name, list(fn.params), kept[::-1], list(fn.results), dict(fn.meta))

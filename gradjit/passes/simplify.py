@@ -14,6 +14,7 @@ import numpy as np
 from ..ir.core import Function, Instr, Value
 from ..ops import REGISTRY
 from ..ops.primitive import coerce
+from .regions import map_regions
 
 _FOLD_MAX = 64
 _NO_FOLD = ("const", "broadcast_to")  # a broadcast scalar reads better than its expansion
@@ -126,6 +127,8 @@ def simplify(fn: Function) -> Function:
     body = []
     for instr in fn.body:
         args = tuple(rename.get(a, a) for a in instr.args)
+        instr = Instr(instr.prim, instr.args, map_regions(instr.params, simplify), instr.outs,
+                      instr.loc)
         rule = RULES.get(instr.prim.name)
         new = (rule(args, instr.params, defs, instr.outs[0]) if rule else None) or \
             _fold(instr, args, defs)

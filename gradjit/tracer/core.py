@@ -123,7 +123,7 @@ def inline(fn: Function, args):
     for instr in fn.body:
         with loc_override(instr.loc):
             outs = bind(instr.prim, *[env[a] for a in instr.args], **instr.params)
-        env.update(zip(instr.outs, outs if len(instr.outs) > 1 else (outs,)))
+        env.update(zip(instr.outs, instr.prim.results(outs)))
     return [env[r] for r in fn.results]
 
 

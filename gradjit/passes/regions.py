@@ -1,0 +1,20 @@
+"""Passes reach into structured control flow: a region is a Function like any other."""
+
+from __future__ import annotations
+
+from ..ir.core import Function
+
+
+def map_regions(params: dict, run) -> dict:
+    """params with every sub-Function replaced by run(sub-Function)."""
+    if not any(isinstance(v, (Function, tuple)) for v in params.values()):
+        return params
+
+    def one(v):
+        if isinstance(v, Function):
+            return run(v)
+        if isinstance(v, tuple) and any(isinstance(x, Function) for x in v):
+            return tuple(one(x) for x in v)
+        return v
+
+    return {k: one(v) for k, v in params.items()}
