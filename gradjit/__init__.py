@@ -13,3 +13,6 @@ from .tracer import (dump, grad, hessian, jacfwd, jacobian, jacrev, jit, jvp,  #
                      trace, value_and_grad, vjp, vmap)
 
 __version__ = "0.1.0"
+
+# ---- eager (PyTorch-style) API ----
+from .eager.exports import *  # noqa: E402, F401, F403  (Tensor, tensor, no_grad, autograd, ...)

@@ -5,13 +5,16 @@ NaN semantics: a rule fires only when it is exact for every input, NaN and inf i
 transposes/reshapes, identity shape ops. `x*0` is *not* folded (inf*0 and nan*0 are nan).
 Constants fold when every operand is constant and the result has at most 64 elements.
 `stop_gradient` is kept: it still matters if the function is differentiated again.
+Size-independent rewrites: elementwise ops on broadcast scalars fold to a broadcast scalar,
+broadcasts and reductions compose, and a transposed matrix product becomes the product with its
+operands swapped (no transpose copy), when nothing else uses the unswapped product.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir.core import Function, Instr, Value
+from ..ir.core import Function, Instr, Value, uses
 from ..ops import REGISTRY
 from ..ops.primitive import coerce
 from .regions import map_regions
@@ -58,7 +61,37 @@ def _neg(args, params, defs, out):
     return inner.args[0] if inner is not None and inner.prim.name == "neg" else None
 
 
+class _Defs(dict):
+    """Value -> defining instruction, plus how often each value of the input is used."""
+
+    def __init__(self, use_counts):
+        super().__init__()
+        self.uses = use_counts
+
+    def sole(self, v: Value, prim: str) -> Instr | None:
+        """v's defining instruction if it is `prim` and v has no other use."""
+        instr = self.get(v)
+        ok = instr is not None and instr.prim.name == prim and self.uses.get(v, 0) == 1
+        return instr if ok else None
+
+
+def _dot_swapped(dot: Instr, perm):
+    """transpose(dot_general(x, y), perm) as dot_general(y, x) when perm swaps the free blocks."""
+    (xc, yc), (xb, yb) = dot.params["contract"], dot.params["batch"]
+    x, y = dot.args
+    nb = len(xb)
+    nx = x.type.ndim - len(xc) - nb
+    ny = y.type.ndim - len(yc) - nb
+    swapped = tuple(range(nb)) + tuple(range(nb + nx, nb + nx + ny)) + tuple(range(nb, nb + nx))
+    if tuple(perm) != swapped or perm == tuple(range(len(perm))):
+        return None
+    return ("dot_general", (y, x), {"contract": (yc, xc), "batch": (yb, xb)})
+
+
 def _transpose(args, params, defs, out):
+    dot = defs.sole(args[0], "dot_general")
+    if dot is not None:
+        return _dot_swapped(dot, params["perm"])
     inner = defs.get(args[0])
     if inner is None or inner.prim.name != "transpose":
         return None
@@ -77,6 +110,33 @@ def _reshape(args, params, defs, out):
     return None
 
 
+def _broadcast(args, params, defs, out):
+    if args[0].type == out.type:
+        return args[0]
+    inner = defs.get(args[0])
+    if inner is not None and inner.prim.name == "broadcast_to":  # broadcasting composes
+        return ("broadcast_to", (inner.args[0],), dict(params))
+    return None
+
+
+def _reshape_of_scalar(args, params, defs, out):
+    inner = defs.get(args[0])
+    if inner is not None and inner.prim.name == "broadcast_to":
+        source = inner.args[0].type  # one value broadcast: any reshape is a broadcast of it
+        if source.size == 1 and source.ndim <= out.type.ndim:
+            return ("broadcast_to", (inner.args[0],), {"shape": out.type.shape})
+    return _reshape(args, params, defs, out)
+
+
+def _sum_of_sum(args, params, defs, out):
+    inner = defs.sole(args[0], "reduce_sum")
+    if inner is None:
+        return None
+    kept = [i for i in range(inner.args[0].type.ndim) if i not in inner.params["axes"]]
+    axes = tuple(sorted(inner.params["axes"] + tuple(kept[a] for a in params["axes"])))
+    return ("reduce_sum", (inner.args[0],), {"axes": axes})
+
+
 RULES = {
     "add": _add,
     "sub": lambda args, params, defs, out: args[0] if _is(args[1], defs, 0) else None,
@@ -84,8 +144,9 @@ RULES = {
     "div": lambda args, params, defs, out: args[0] if _is(args[1], defs, 1) else None,
     "neg": _neg,
     "transpose": _transpose,
-    "reshape": _reshape,
-    "broadcast_to": _identity_if(lambda a, p, out: a[0].type == out.type),
+    "reshape": _reshape_of_scalar,
+    "broadcast_to": _broadcast,
+    "reduce_sum": _sum_of_sum,
     "cast": _identity_if(lambda a, p, out: a[0].type == out.type),
     "select": lambda args, params, defs, out: args[1] if args[1] is args[2] else None,
     "integer_pow": _identity_if(lambda a, p, out: p["n"] == 1),
@@ -106,11 +167,31 @@ def _stored_size(value: np.ndarray) -> int:
     return int(np.prod([d for d, s in zip(value.shape, value.strides) if s], dtype=np.int64))
 
 
+def _fold_splats(instr: Instr, values):
+    """An elementwise op on broadcast scalars: the scalar result, broadcast (any size)."""
+    if instr.prim.batch != "elementwise" or not values or \
+            any(_stored_size(v) != 1 or v.size == 0 for v in values):  # size 0: no scalar
+        return None
+    scalars = [np.asarray(v.flat[0], v.dtype) for v in values]
+    with np.errstate(all="ignore"):
+        result = coerce(instr.prim.numpy(*scalars, **instr.params),
+                        instr.out.type.with_shape(()))
+    scalar = Value(instr.out.type.with_shape(()))
+    return [Instr(REGISTRY["const"], (), {"value": result}, [scalar], instr.loc),
+            Instr(REGISTRY["broadcast_to"], (scalar,), {"shape": instr.out.type.shape},
+                  instr.outs, instr.loc)]
+
+
 def _fold(instr: Instr, args, defs):
-    if instr.prim.name in _NO_FOLD or len(instr.outs) != 1 or instr.out.type.size > _FOLD_MAX:
+    if instr.prim.name in _NO_FOLD or instr.prim.multiple_results:
         return None
     values = [_const_value(a, defs) for a in args]
     if any(v is None for v in values):
+        return None
+    splat = _fold_splats(instr, values) if instr.out.type.ndim else None
+    if splat is not None:
+        return splat
+    if instr.out.type.size > _FOLD_MAX:
         return None
     # never expand a broadcast into a bigger constant: whether that fits under _FOLD_MAX
     # depends on the data size, and the IR must not change shape with it
@@ -123,7 +204,7 @@ def _fold(instr: Instr, args, defs):
 
 def simplify(fn: Function) -> Function:
     rename: dict[Value, Value] = {}
-    defs: dict[Value, Instr] = {}
+    defs = _Defs(uses(fn))
     body = []
     for instr in fn.body:
         args = tuple(rename.get(a, a) for a in instr.args)
@@ -134,6 +215,10 @@ def simplify(fn: Function) -> Function:
             _fold(instr, args, defs)
         if isinstance(new, Value):
             rename[instr.out] = new
+            continue
+        if isinstance(new, list):  # several instructions, the last defining the output
+            body += new
+            defs.update((o, i) for i in new for o in i.outs)
             continue
         if new is not None:
             name, args, params = new

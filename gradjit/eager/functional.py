@@ -1,0 +1,386 @@
+"""torch-level math: arithmetic with torch's dtype rules, unary math, reductions, matmul.
+
+Each op is an `EagerOp` (grad_fn name + a function over `gradjit.ops.api`) applied by the
+recorder. PyTorch's type promotion differs from numpy's in two ways that users see: a Python
+float with an integer tensor gives the default float dtype (f32), and a zero-dim tensor counts
+only when it is of a higher category than the dimensioned operands; `result_ir` does both.
+"""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+from ..ops import api as A
+from . import dtypes
+from .recorder import EagerOp, apply
+from .tensor import Tensor, as_tensor
+
+_CATEGORY = {"bool": 0, "i32": 1, "i64": 1, "f32": 2, "f64": 2}
+
+
+def _promote(a: str, b: str) -> str:
+    if _CATEGORY[a] != _CATEGORY[b]:
+        return a if _CATEGORY[a] > _CATEGORY[b] else b
+    return dtypes.dtype_name(np.promote_types(dtypes.DTYPES[a], dtypes.DTYPES[b]))
+
+
+def _join(irs):
+    out = None
+    for d in irs:
+        out = d if out is None else _promote(out, d)
+    return out
+
+
+def result_ir(*xs) -> str:
+    """torch's result dtype: dimensioned tensors, then zero-dim tensors, then Python numbers."""
+    dims = _join(x.dtype.ir for x in xs if isinstance(x, Tensor) and x.ndim)
+    zero = _join(x.dtype.ir for x in xs if isinstance(x, Tensor) and not x.ndim)
+    out = zero if dims is None else dims
+    if dims is not None and zero is not None and _CATEGORY[zero] > _CATEGORY[dims]:
+        out = zero
+    for x in xs:
+        if not isinstance(x, Tensor):
+            kind = "bool" if isinstance(x, bool) else "i64" if isinstance(
+                x, numbers.Integral) else dtypes.default_ir()
+            if out is None or _CATEGORY[kind] > _CATEGORY[out]:
+                out = kind
+    return out
+
+
+def _float_ir(ir: str) -> str:
+    return ir if ir in ("f32", "f64") else dtypes.default_ir()
+
+
+def _cast(v, ir):
+    """Tensors (arrays or tracers) to `ir`; Python numbers stay weakly typed."""
+    return v if isinstance(v, (int, float, bool)) else A.asarray(v, ir)
+
+
+def _coerce(x):
+    return x if isinstance(x, (Tensor, numbers.Number)) else as_tensor(x)
+
+
+def _python_number(x):
+    return float(x) if isinstance(x, (float, np.floating)) else int(x) if isinstance(
+        x, (numbers.Integral, np.integer)) and not isinstance(x, bool) else x
+
+
+# ---- elementwise binary ----------------------------------------------------------------------
+
+
+def _binary_op(name, fn, float_result=False):
+    op = EagerOp(name, lambda x, y, dtype: fn(_cast(x, dtype), _cast(y, dtype)))
+
+    def call(input, other):
+        input, other = _coerce(_python_number(input)), _coerce(_python_number(other))
+        ir = result_ir(input, other)
+        return apply(op, input, other, dtype=_float_ir(ir) if float_result else ir)
+
+    return call
+
+
+_add = _binary_op("AddBackward0", A.add)
+_sub = _binary_op("SubBackward0", A.subtract)
+mul = multiply = _binary_op("MulBackward0", A.multiply)
+div = divide = true_divide = _binary_op("DivBackward0", A.divide, float_result=True)
+maximum = _binary_op("MaximumBackward0", A.maximum)
+minimum = _binary_op("MinimumBackward0", A.minimum)
+atan2 = _binary_op("Atan2Backward0", A.arctan2, float_result=True)
+eq = _binary_op("EqBackward0", A.equal)
+ne = _binary_op("NeBackward0", A.not_equal)
+lt = less = _binary_op("LtBackward0", A.less)
+le = less_equal = _binary_op("LeBackward0", A.less_equal)
+gt = greater = _binary_op("GtBackward0", A.greater)
+ge = greater_equal = _binary_op("GeBackward0", A.greater_equal)
+logical_and = _binary_op("LogicalAndBackward0", A.logical_and)
+logical_or = _binary_op("LogicalOrBackward0", A.logical_or)
+
+
+def add(input, other, *, alpha=1):
+    return _add(input, other if alpha == 1 else other * alpha)
+
+
+def sub(input, other, *, alpha=1):
+    return _sub(input, other if alpha == 1 else other * alpha)
+
+
+subtract = sub
+
+
+def rsub(input, other, alpha=1):
+    return _sub(other, input if alpha == 1 else input * alpha)
+
+
+_POW = {  # torch names the three overloads: tensor ** number, tensor ** tensor, number ** tensor
+    "PowBackward0": EagerOp("PowBackward0", lambda x, e, dtype: A.power(_cast(x, dtype), e)),
+    "PowBackward1": EagerOp("PowBackward1",
+                            lambda x, e, dtype: A.power(_cast(x, dtype), _cast(e, dtype))),
+    "PowBackward2": EagerOp("PowBackward2", lambda b, x, dtype: A.power(b, _cast(x, dtype))),
+}
+
+
+def pow(input, exponent):
+    input, exponent = _python_number(input), _python_number(exponent)
+    if isinstance(exponent, float) and exponent.is_integer() and builtins.abs(exponent) <= 64:
+        exponent = int(exponent)  # x ** 2.0 is x ** 2: exact, and no log(x) in its derivative
+    ir = result_ir(_coerce(input), _coerce(exponent))
+    if not isinstance(input, Tensor):
+        return apply(_POW["PowBackward2"], input, _coerce(exponent), dtype=_float_ir(ir))
+    if not isinstance(exponent, Tensor):
+        return apply(_POW["PowBackward0"], input, exponent, dtype=ir)
+    return apply(_POW["PowBackward1"], input, exponent, dtype=ir)
+
+
+def floor_divide(input, other):
+    a, b = as_tensor(input).detach(), _coerce(other)
+    b = b._data if isinstance(b, Tensor) else b
+    return Tensor._make(np.asarray(np.floor_divide(a._data, b)))
+
+
+def remainder(input, other):
+    a, b = as_tensor(input), _coerce(other)
+    return sub(a, mul(floor_divide(a, b), b))
+
+
+# ---- elementwise unary -----------------------------------------------------------------------
+
+
+def _unary_op(name, fn, float_result=True):
+    op = EagerOp(name, lambda x, dtype: fn(A.asarray(x, dtype)))
+
+    def call(input):
+        ir = as_tensor(input).dtype.ir
+        return apply(op, as_tensor(input), dtype=_float_ir(ir) if float_result else ir)
+
+    return call
+
+
+exp = _unary_op("ExpBackward0", A.exp)
+log = _unary_op("LogBackward0", A.log)
+log1p = _unary_op("Log1PBackward0", A.log1p)
+expm1 = _unary_op("Expm1Backward0", A.expm1)
+sqrt = _unary_op("SqrtBackward0", A.sqrt)
+rsqrt = _unary_op("RsqrtBackward0", lambda x: A.reciprocal(A.sqrt(x)))
+sin = _unary_op("SinBackward0", A.sin)
+cos = _unary_op("CosBackward0", A.cos)
+tan = _unary_op("TanBackward0", A.tan)
+tanh = _unary_op("TanhBackward0", A.tanh)
+sigmoid = _unary_op("SigmoidBackward0", A.sigmoid)
+erf = _unary_op("ErfBackward0", A.erf)
+reciprocal = _unary_op("ReciprocalBackward0", A.reciprocal)
+neg = negative = _unary_op("NegBackward0", A.negative, float_result=False)
+abs = absolute = _unary_op("AbsBackward0", A.absolute, float_result=False)
+sign = _unary_op("SignBackward0", A.sign, float_result=False)
+square = _unary_op("PowBackward0", A.square, float_result=False)
+relu = _unary_op("ReluBackward0", A.relu, float_result=False)
+logical_not = _unary_op("LogicalNotBackward0", A.logical_not, float_result=False)
+
+
+def _clamp_fn(x, lo, hi):
+    # torch's clamp passes the gradient where lo <= x <= hi (bounds included)
+    inside = np.bool_(True) if lo is None else A.greater_equal(x, lo)
+    if hi is not None:
+        inside = A.logical_and(inside, A.less_equal(x, hi))
+    return A.where(inside, x, A.stop_gradient(A.clip(x, lo, hi)))
+
+
+_CLAMP = {name: EagerOp(name, _clamp_fn) for name in
+          ("ClampBackward1", "ClampMinBackward0", "ClampMaxBackward0")}
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    name = "ClampBackward1" if min is not None and max is not None else \
+        "ClampMinBackward0" if min is not None else "ClampMaxBackward0"
+    lo, hi = (None if v is None else float(v) for v in (min, max))
+    return apply(_CLAMP[name], as_tensor(input), lo, hi)
+
+
+clip = clamp
+
+_WHERE = EagerOp("WhereBackward0", lambda c, x, y, dtype: A.where(c, _cast(x, dtype),
+                                                                    _cast(y, dtype)))
+
+
+def where(condition, input, other):
+    input, other = _coerce(_python_number(input)), _coerce(_python_number(other))
+    return apply(_WHERE, as_tensor(condition), input, other, dtype=result_ir(input, other))
+
+
+def masked_fill(input, mask, value):
+    return where(mask, value, input)
+
+
+# ---- reductions ------------------------------------------------------------------------------
+
+
+def _reduce_op(name, fn):
+    return EagerOp(name, lambda x, dim, keepdim, dtype: fn(A.asarray(x, dtype), dim, keepdim))
+
+
+_SUM = {n: _reduce_op(n, lambda x, d, k: A.sum(x, d, k)) for n in ("SumBackward0",
+                                                                    "SumBackward1")}
+_MEAN = {n: _reduce_op(n, A.mean) for n in ("MeanBackward0", "MeanBackward1")}
+_PROD = _reduce_op("ProdBackward0", A.prod)
+_LSE = _reduce_op("LogsumexpBackward0", A.logsumexp)
+_AMAX = {n: _reduce_op(n, fn) for n, fn in (("MaxBackward1", A.max), ("MinBackward1", A.min),
+                                           ("AmaxBackward0", A.max), ("AminBackward0", A.min))}
+
+
+def _dims(dim):
+    return None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+
+
+def _reduce(ops, input, dim, keepdim, dtype, float_only=False):
+    input = as_tensor(input)
+    ir = input.dtype.ir if dtype is None else dtypes.to_ir(dtype)
+    if ir in ("bool", "i32") and not float_only:
+        ir = "i64"
+    ir = _float_ir(ir) if float_only else ir
+    op = ops if isinstance(ops, EagerOp) else ops[1 if dim is not None else 0]
+    return apply(op, input, _dims(dim), bool(keepdim), ir)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce([_SUM["SumBackward0"], _SUM["SumBackward1"]], input, dim, keepdim, dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce([_MEAN["MeanBackward0"], _MEAN["MeanBackward1"]], input, dim, keepdim,
+                   dtype, float_only=True)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    return _reduce(_PROD, input, dim, keepdim, dtype)
+
+
+def logsumexp(input, dim, keepdim=False):
+    return _reduce(_LSE, input, dim, keepdim, None, float_only=True)
+
+
+def amax(input, dim=(), keepdim=False):
+    return _reduce(_AMAX["AmaxBackward0"], input, dim or None, keepdim, None)
+
+
+def amin(input, dim=(), keepdim=False):
+    return _reduce(_AMAX["AminBackward0"], input, dim or None, keepdim, None)
+
+
+def _extremum(name, arg):
+    def call(input, dim=None, keepdim=False):
+        if isinstance(dim, Tensor):
+            return (maximum if name == "MaxBackward1" else minimum)(input, dim)
+        values = _reduce(_AMAX[name], input, dim, keepdim, None)
+        if dim is None:
+            return values
+        idx = arg(input, dim, keepdim)
+        return _MinMax(values, idx)
+
+    return call
+
+
+class _MinMax(tuple):
+    """torch.return_types.max: (values, indices) with attribute access."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+def argmax(input, dim=None, keepdim=False):
+    a = as_tensor(input)._data
+    out = np.argmax(a if dim is not None else a.reshape(-1), axis=dim if dim is not None else 0)
+    return Tensor._make(np.asarray(np.expand_dims(out, dim) if keepdim and dim is not None
+                                   else out, dtype=np.int64))
+
+
+def argmin(input, dim=None, keepdim=False):
+    return argmax(Tensor._make(-as_tensor(input)._data), dim, keepdim)
+
+
+max = _extremum("MaxBackward1", argmax)
+min = _extremum("MinBackward1", argmin)
+
+
+_VAR = EagerOp("VarBackward0", lambda x, d, k, dtype, ddof: A.var(A.asarray(x, dtype), d, k,
+                                                                    ddof))
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    ddof = int(unbiased) if correction is None else int(correction)
+    x = as_tensor(input)
+    return apply(_VAR, x, _dims(dim), bool(keepdim), _float_ir(x.dtype.ir), ddof)
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def all(input, dim=None):
+    a = as_tensor(input)._data.astype(bool)
+    return Tensor._make(np.asarray(a.all() if dim is None else a.all(axis=dim)))
+
+
+def any(input, dim=None):
+    a = as_tensor(input)._data.astype(bool)
+    return Tensor._make(np.asarray(a.any() if dim is None else a.any(axis=dim)))
+
+
+def norm(input, p=2, dim=None, keepdim=False):
+    x = as_tensor(input)
+    return pow(sum(pow(abs(x), p), dim, keepdim), 1.0 / p) if p != 2 else \
+        sqrt(sum(x * x, dim, keepdim))
+
+
+# ---- linear algebra --------------------------------------------------------------------------
+
+
+def _matmul_name(a: Tensor, b: Tensor) -> str:
+    nd = (a.ndim, b.ndim)
+    return {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0",
+            (1, 2): "SqueezeBackward4"}.get(nd, "BmmBackward0" if nd == (3, 3) else
+                                            "UnsafeViewBackward0")
+
+
+_MATMUL: dict = {}
+
+
+def matmul(input, other):
+    a, b = as_tensor(input), as_tensor(other)
+    name = _matmul_name(a, b)
+    op = _MATMUL.get(name)
+    if op is None:
+        op = _MATMUL[name] = EagerOp(name, lambda x, y, dtype: A.matmul(_cast(x, dtype),
+                                                                        _cast(y, dtype)))
+    return apply(op, a, b, dtype=result_ir(a, b))
+
+
+mm = bmm = mv = dot = inner = matmul
+
+
+def outer(input, vec2):
+    return mul(as_tensor(input).reshape(-1, 1), as_tensor(vec2).reshape(1, -1))
+
+
+# ---- comparisons returning Python values ---------------------------------------------------
+
+
+def equal(input, other) -> bool:
+    a, b = as_tensor(input)._data, as_tensor(other)._data
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return bool(np.allclose(as_tensor(input)._data, as_tensor(other)._data, rtol, atol,
+                            equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
+    return Tensor._make(np.isclose(as_tensor(input)._data, as_tensor(other)._data, rtol, atol,
+                                   equal_nan))

@@ -1,0 +1,75 @@
+"""`torch.optim.SGD`: plain, momentum, Nesterov and weight decay, updating leaves in place.
+
+Updates write the parameters' arrays directly (as PyTorch does under no_grad), bumping their
+version counters, so a graph that saved a parameter before the step refuses to backward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+class Optimizer:
+    def __init__(self, params, defaults: dict):
+        params = list(params)
+        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = defaults
+        self.param_groups = [{**defaults, **g, "params": list(g["params"])} for g in groups]
+        self.state: dict = {}
+        for g in self.param_groups:
+            for p in g["params"]:
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"optimizer can only optimize Tensors, got {type(p)}")
+
+    def zero_grad(self, set_to_none: bool = True):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    def add_param_group(self, group: dict):
+        self.param_groups.append({**self.defaults, **group, "params": list(group["params"])})
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, maximize=False):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"Invalid SGD hyper-parameters: lr={lr}, momentum={momentum}, "
+                             f"weight_decay={weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is not None:
+                    self._update(p, g)
+        return loss
+
+    def _update(self, p: Tensor, g: dict):
+        d = p.grad._data
+        d = -d if g["maximize"] else d
+        if g["weight_decay"]:
+            d = d + g["weight_decay"] * p._data
+        if g["momentum"]:
+            buf = self.state.setdefault(id(p), {}).get("momentum_buffer")
+            if buf is None:
+                buf = np.array(d)
+            else:
+                buf *= g["momentum"]
+                buf += (1 - g["dampening"]) * d
+            self.state[id(p)]["momentum_buffer"] = buf
+            d = d + g["momentum"] * buf if g["nesterov"] else buf
+        p._data -= np.asarray(g["lr"] * d, dtype=p._data.dtype)
+        p._version.value += 1

@@ -1,0 +1,224 @@
+"""The eager recorder: run an op at once on numpy arrays and record its node.
+
+An `EagerOp` is a torch-level op written with `gradjit.ops.api` (so the same function
+evaluates on arrays now and traces to IR later, in lowering.py). `apply` runs it on the inputs'
+arrays; when grad mode is on and an input requires grad it records an `OpNode` that keeps the
+input and output arrays with their versions. `run_eagerly` evaluates an IR Function op by op
+through `apply`, which is how `create_graph=True` gives gradients a `grad_fn`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.types import TensorType
+from ..ops.primitive import bind
+from . import errors
+from .grad_mode import is_grad_enabled
+from .graph import Node, Saved, Version, node_class
+
+TENSOR = object()  # marks where a tensor argument sits in an op's argument template
+
+
+@dataclass(frozen=True, eq=False)
+class EagerOp:
+    """A torch-level op: the grad_fn name and an array-API function computing it."""
+
+    name: str
+    fn: Callable  # (*arrays-or-tracers, **params) -> array-or-tracer
+    view: bool = False  # the result is a view of the first input (shares its storage)
+    # run the forward as its traced Function, cached per signature: worth it for composites
+    # of many primitives (conv2d, losses), where the array API's per-call work dominates
+    staged: bool = False
+
+
+def _freeze(v):
+    """A hashable stand-in for a static argument or param (part of a node's structural key)."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, slice):
+        return ("slice", v.start, v.stop, v.step)
+    if isinstance(v, np.ndarray):
+        return ("array", v.dtype.str, v.shape, v.tobytes())
+    return v
+
+
+class OpNode(Node):
+    """One recorded op: what ran, on which arrays, and the array it produced."""
+
+    __slots__ = (
+        "_key",
+        "in_types",
+        "inputs",
+        "op",
+        "out",
+        "out_type",
+        "params",
+        "requires",
+        "template",
+    )
+
+    def __init__(self, op: EagerOp, template, params, tensors, out: np.ndarray, out_version):
+        super().__init__(t._edge() for t in tensors)
+        self.op, self.template, self.params = op, template, params
+        self.inputs = tuple(Saved(t._data, t._version) for t in tensors)
+        self.in_types = tuple(TensorType.of(t._data) for t in tensors)
+        self.requires = tuple(t.requires_grad for t in tensors)
+        self.out, self.out_type = Saved(out, out_version), TensorType.of(out)
+        self._key = None
+
+    @property
+    def key(self):
+        """The structural key: op, static arguments, params, input types and grad needs."""
+        if self._key is None:
+            self._key = signature(self.op, self.template, self.params, self.in_types) + (
+                self.requires,)
+        return self._key
+
+    def call_args(self, values):
+        """The op's positional arguments with `values` at the tensor positions."""
+        it = iter(values)
+        return [next(it) if a is TENSOR else a for a in self.template]
+
+    def release(self):
+        super().release()
+        for s in self.inputs:
+            s.array = None
+        self.out.array = None
+
+    def check_saved(self, used_inputs, used_out: bool):
+        for s, used, t in zip(self.inputs, used_inputs, self.in_types):
+            if used:
+                s.check(self, _describe(t))
+        if used_out:
+            self.out.check(self, _describe(self.out_type))
+
+    def input_tensors(self):
+        """The saved inputs as tensors still connected to the graph (for create_graph)."""
+        from .tensor import Tensor
+
+        out = []
+        for s, (node, nr), t in zip(self.inputs, self.next_functions, self.in_types):
+            variable = getattr(node, "variable", None)  # a leaf: its own tensor
+            out.append(variable if variable is not None else
+                       Tensor._make(_placeholder(s.array, t), s.version, node, nr))
+        return out
+
+    def output_tensor(self):
+        from .tensor import Tensor
+
+        return Tensor._make(_placeholder(self.out.array, self.out_type), self.out.version,
+                            self, 0)
+
+    def apply(self, grads, create_graph):
+        from .lowering import run_node_adjoint
+
+        return run_node_adjoint(self, grads[0], create_graph)
+
+
+_TYPE_NAMES = {"f32": "FloatTensor", "f64": "DoubleTensor", "i64": "LongTensor",
+               "i32": "IntTensor", "bool": "BoolTensor"}
+
+
+def signature(op: EagerOp, template, params: dict, in_types) -> tuple:
+    """What an op's traced forward Function depends on (never the data)."""
+    frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
+    return (op, _freeze(template), frozen, tuple(in_types))
+
+
+def _describe(t: TensorType) -> str:
+    """How PyTorch names a saved tensor in errors: `torch.FloatTensor [3]`."""
+    return f"torch.{_TYPE_NAMES[t.dtype]} {list(t.shape)}"
+
+
+def _placeholder(array, t: TensorType):
+    """A released array that the adjoint does not read is passed as zeros."""
+    return np.zeros(t.shape, t.np_dtype) if array is None else array
+
+
+def apply(op: EagerOp, *args, **params):
+    """Run `op` on the arrays of `args` now; record its node if anything requires grad."""
+    from .tensor import Tensor
+
+    vals = [a._data if isinstance(a, Tensor) else a for a in args]
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    if op.staged:
+        from .lowering import run_forward
+
+        template = tuple(TENSOR if isinstance(a, Tensor) else a for a in args)
+        out = run_forward(op, template, params, [t._data for t in tensors])
+    else:
+        with np.errstate(all="ignore"):
+            out = np.asarray(op.fn(*vals, **params))
+    if op.view and tensors:
+        version = tensors[0]._version
+    else:
+        version = Version()
+        if any(out is v or (isinstance(v, np.ndarray) and np.may_share_memory(out, v))
+               for v in vals):
+            out = out.copy()  # only view ops may alias their input
+    result = Tensor._make(out, version)
+    if (is_grad_enabled() and out.dtype.kind == "f"
+            and any(t.requires_grad for t in tensors)):
+        template = tuple(TENSOR if isinstance(a, Tensor) else a for a in args)
+        cls = node_class(OpNode, op.name)
+        result.grad_fn = cls(op, template, params, tensors, out, version)
+    return result
+
+
+def apply_inplace(target, fn, *args, op_name: str = "an in-place op", **kwargs):
+    """`target.op_(...)`: `fn(target, *args)` out of place, written into target's storage.
+
+    When recording, the op sees a snapshot of target's old values (its node keeps them) and
+    target takes the op's node as its new history, as PyTorch rebases in-place ops.
+    """
+    from .tensor import Tensor
+
+    recording = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad
+                                          for a in (target, *args))
+    if recording and target.requires_grad and target.grad_fn is None:
+        raise errors.leaf_inplace(op_name)
+    source = target
+    if recording:
+        source = target._snapshot()
+        old = target.grad_fn
+        if isinstance(old, OpNode) and old.out.array is target._data:
+            old.out = Saved(source._data, source._version)  # the old node keeps old values
+    result = fn(source, *args, **kwargs)
+    if tuple(result.shape) != tuple(target.shape):
+        raise errors.AutogradError("in-place", f"output with shape {list(target.shape)} doesn't "
+                                   f"match the broadcast shape {list(result.shape)}")
+    if result.grad_fn is not None and result.dtype.ir != target.dtype.ir:
+        result = result.to(target.dtype)
+    np.copyto(target._data, result._data, casting="unsafe")
+    target._version.value += 1
+    if result.grad_fn is not None:
+        node = result.grad_fn
+        if isinstance(node, OpNode):
+            node.out = Saved(target._data, target._version)
+        target.grad_fn, target._output_nr = node, result._output_nr
+    return target
+
+
+_PRIM_OPS: dict = {}
+
+
+def prim_op(prim) -> EagerOp:
+    """The eager op of one primitive (what create_graph records)."""
+    op = _PRIM_OPS.get(prim)
+    if op is None:
+        op = _PRIM_OPS[prim] = EagerOp(prim.torch_name or prim.name,
+                                       lambda *xs, _p=prim, **params: bind(_p, *xs, **params))
+    return op
+
+
+def run_eagerly(fn, tensors) -> list:
+    """Evaluate an IR Function on tensors op by op, recording nodes as any eager code does."""
+    env = dict(zip(fn.params, tensors))
+    for instr in fn.body:
+        (out,) = instr.outs
+        env[out] = apply(prim_op(instr.prim), *[env[a] for a in instr.args], **instr.params)
+    return [env[r] for r in fn.results]
