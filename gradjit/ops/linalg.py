@@ -11,18 +11,19 @@ from . import api as A
 from . import shapes as S
 from .primitive import Primitive
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
 def _dot_np(x, y, contract, batch):
+    # as one batched matrix product (BLAS): (batch, x free, contracted) @ (batch, contracted,
+    # y free), reshaped to batch + x free + y free
     (xc, yc), (xb, yb) = contract, batch
-    xs, ys = list(_LETTERS[: x.ndim]), list(_LETTERS[x.ndim : x.ndim + y.ndim])
-    for a, b in [*zip(xc, yc), *zip(xb, yb)]:
-        ys[b] = xs[a]
-    out = [xs[a] for a in xb]
-    out += [xs[i] for i in range(x.ndim) if i not in xc + xb]
-    out += [ys[i] for i in range(y.ndim) if i not in yc + yb]
-    return np.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y)
+    x_free = [i for i in range(x.ndim) if i not in xc + xb]
+    y_free = [i for i in range(y.ndim) if i not in yc + yb]
+    size = lambda a, axes: int(np.prod([a.shape[i] for i in axes], dtype=np.int64))  # noqa
+    b, m, k, n = size(x, xb), size(x, x_free), size(x, xc), size(y, y_free)
+    xt = np.transpose(x, list(xb) + x_free + list(xc)).reshape(b, m, k)
+    yt = np.transpose(y, list(yb) + list(yc) + y_free).reshape(b, k, n)
+    out = np.matmul(xt, yt)
+    return out.reshape([x.shape[i] for i in xb] + [x.shape[i] for i in x_free] +
+                       [y.shape[i] for i in y_free])
 
 
 def _ranges_like(*lists):
