@@ -55,6 +55,7 @@ def _merge_batch_into_axis(x, idx, axis):
     merged = A.reshape(A.transpose(x, perm), shape[1 : axis + 1] + (n_batch * n,) +
                        shape[axis + 2 :])
     offsets = A.iota(A.shape_of(idx), 0, A.dtype_of(idx)) * n
+    idx = A.where(A.less(idx, 0), idx + n, idx)  # negative indices count from their own block
     return merged, idx + offsets, perm
 
 
