@@ -91,7 +91,13 @@ def _interp_backend(fn: Function):
     return lambda arrays: interp.run(fn, arrays)
 
 
-BACKENDS = {"interp": _interp_backend}
+def _llvm_backend(fn: Function):
+    from ..runtime import llvm_backend  # imported on first use: LLVM start-up is not free
+
+    return llvm_backend(fn)
+
+
+BACKENDS = {"interp": _interp_backend, "llvm": _llvm_backend}
 DEFAULT_BACKEND = "interp"
 
 

@@ -251,12 +251,15 @@ def _backend_dump(stage: str, fn: Function) -> str:
     return DUMPS[stage](fn)
 
 
+def _backend_stage(stage: str, f, args) -> str:
+    return _backend_dump(stage, optimize(trace(f, *args)))
+
+
 BACKEND_STAGES = ("llvm", "llvm-opt", "asm")
 STAGES = {
     "trace": lambda f, args: trace(f, *args),
     "opt": lambda f, args: optimize(trace(f, *args)),
-    **{s: (lambda s: lambda f, args: _backend_dump(s, optimize(trace(f, *args))))(s)
-       for s in BACKEND_STAGES},
+    **{s: functools.partial(_backend_stage, s) for s in BACKEND_STAGES},
 }
 
 

@@ -1,0 +1,13 @@
+"""Codegen: Function -> llvmlite `ir.Module` (text only; the runtime compiles it).
+
+Lowering is table-driven: `scalar.TABLES` (elementwise math by operand kind), `exprs.EXPRS`
+(index remaps and generators), `kernels.KERNELS` + `gemm.dot` (ops with their own loops).
+`LOWERED` lists every primitive name codegen handles.
+"""
+
+from .emit import KERNEL_RULES, Lowered, lower, symbol  # noqa: F401
+from .exprs import EXPRS
+from .scalar import BOOL, COMMON, FLOAT, INT
+
+LOWERED = frozenset(EXPRS) | frozenset(KERNEL_RULES) | frozenset(FLOAT) | frozenset(INT) \
+    | frozenset(BOOL) | frozenset(COMMON)

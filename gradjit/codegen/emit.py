@@ -1,0 +1,287 @@
+"""The codegen driver: a Function becomes an llvmlite module.
+
+`lower(fn, options)` canonicalizes dots, plans fusion and buffers (plan.py), and emits one
+internal body function `void <name>_body(ptr noalias in..., ptr noalias out..., ptr ws)` whose
+steps are loop nests (expressions) or kernels, plus the entry points of entry.py. Values are
+produced on demand by `Emitter.value(v, idx)`: a load when v has a buffer, otherwise v's rule
+evaluated at idx (that is what fusion is).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from ..errors import CodegenError
+from ..ir.core import Function, Value
+from . import vmath
+from .canon import canonical_dots
+from .entry import add_entries
+from .exprs import EXPRS, FLAT_SAFE, Flat
+from .gemm import dot
+from .groups import is_full_reduction, loop_shape
+from .kernels import KERNELS, combiner, identity
+from .loops import linear, loop, nest
+from .ltypes import I8, I32, MEM, PTR, REG, i64
+from .ltypes import load as load_elem
+from .ltypes import store as store_elem
+from .plan import Plan, make_plan
+from .scalar import lower_scalar
+
+KERNEL_RULES = {**KERNELS, "dot_general": dot}
+
+
+@dataclass
+class Lowered:
+    module: ir.Module
+    name: str  # the symbol of `void name(void **args)`; `name_py` is the Python entry
+    fn: Function  # after canonicalization
+    plan: Plan
+    errors: list[tuple[str, str]]  # run-time checks: entry status k + 1 is errors[k - 1]
+
+
+def symbol(fn: Function) -> str:
+    return "gj_" + re.sub(r"[^A-Za-z0-9_]", "_", fn.name)
+
+
+def lower(fn: Function, options: dict | None = None) -> Lowered:
+    fn = canonical_dots(fn)
+    plan = make_plan(fn)
+    name = symbol(fn)
+    module = ir.Module(name=name)
+    module.triple = (options or {}).get("triple", "")
+    em = Emitter(module, fn, plan, options or {})
+    body = em.emit_body(name + "_body")
+    add_entries(module, name, fn, body)
+    return Lowered(module, name, fn, plan, em.error_sites)
+
+
+class Cx:
+    """What a scalar rule needs: builder, operand dtype, params, declarations."""
+
+    __slots__ = ("b", "dtype", "em", "params")
+
+    def __init__(self, em, dtype, params):
+        self.b, self.dtype, self.params, self.em = em.b, dtype, params, em
+
+    def intrinsic(self, name, nargs=1):
+        ty = REG[self.dtype]
+        return self.em.module.declare_intrinsic(name, [ty], ir.FunctionType(ty, [ty] * nargs))
+
+    def libm(self, name, nargs):
+        fname = name if self.dtype == "f64" else name + "f"
+        if fname in self.em.module.globals:
+            return self.em.module.globals[fname]
+        ty = REG[self.dtype]
+        return ir.Function(self.em.module, ir.FunctionType(ty, [ty] * nargs), fname)
+
+    def vmath(self, name):
+        if not self.em.options.get("vmath", True):
+            return None
+        return vmath.kernel(self.em.module, name, self.dtype)
+
+
+class Emitter:
+    def __init__(self, module, fn: Function, plan: Plan, options: dict):
+        self.module, self.fn, self.plan, self.options = module, fn, plan, options
+        self.producers = {i.out: i for i in fn.body}
+        self.b: ir.IRBuilder = None
+        self.bases: dict[Value, ir.Value] = {}
+        self.globals: dict[Value, ir.GlobalVariable] = {}
+        self.memo: dict[Value, ir.Value] = {}  # values of the current shared loop, at memo_idx
+        self.memo_idx = None
+        self.error_sites: list[tuple[str, str]] = []  # (op, problem) of run-time checks, from 1
+
+    # ---- function skeleton ------------------------------------------------------------
+    def emit_body(self, name: str) -> ir.Function:
+        n_in, n_out = len(self.fn.params), len(self.fn.results)
+        fnty = ir.FunctionType(I32, [PTR] * (n_in + n_out + 1))
+        body = ir.Function(self.module, fnty, name)
+        body.linkage = "internal"
+        for a in body.args[:-1]:
+            a.add_attribute("noalias")
+        self.entry = body.append_basic_block("entry")
+        start = body.append_basic_block("start")
+        self.b = ir.IRBuilder(start)
+        self.error = self.alloca("i32")  # 0, or the number of the failed check (error_sites)
+        self.b.store(ir.Constant(I32, 0), self.error)
+        self._bind_buffers(body.args[:n_in], body.args[n_in:n_in + n_out], body.args[-1])
+        for group in self.plan.groups:
+            self.emit_group(group)
+        self.b.ret(self.b.load(self.error, typ=I32))
+        ir.IRBuilder(self.entry).branch(start)  # allocas collect in `entry`
+        return body
+
+    def _bind_buffers(self, ins, outs, ws):
+        for v, slot in self.plan.slots.items():
+            if slot.kind == "in":
+                self.bases[v] = ins[slot.index]
+            elif slot.kind == "out":
+                self.bases[v] = outs[slot.index]
+            elif slot.kind == "ws":
+                self.bases[v] = self.b.gep(ws, [i64(slot.index)], inbounds=True,
+                                           source_etype=I8)
+            elif slot.kind == "stack":
+                self.bases[v] = self.alloca(v.type.dtype, v.type.size, MEM)
+
+    def check(self, bad, op: str, problem: str) -> None:
+        """Record a run-time error when `bad` holds (the call finishes, then the runtime raises
+        `message`); a select, not a branch, so loops with checks still vectorize."""
+        message = (op, problem)
+        if message not in self.error_sites:
+            self.error_sites.append(message)
+        site = ir.Constant(I32, self.error_sites.index(message) + 1)
+        self.b.store(self.b.select(bad, site, self.b.load(self.error, typ=I32)), self.error)
+
+    def alloca(self, dtype: str, count: int = 1, types=REG):
+        eb = ir.IRBuilder(self.entry)
+        return eb.alloca(types[dtype], size=i64(count) if count != 1 else None)
+
+    # ---- steps ------------------------------------------------------------------------
+    def emit_group(self, group):
+        if len(group) == 1 and (group[0].instr is None or group[0].dest is not None):
+            return self.emit_step(group[0])
+        shape = loop_shape(group[0])
+        flat = len(shape) > 1 and all(self._step_flat(s, shape) for s in group)
+        accs = {s: self._accumulator(s) for s in group if is_full_reduction(s)}
+        if flat:
+            with loop(self.b, int(np.prod(shape)), "g") as i:
+                self._group_body(group, accs, Flat(i), shape)
+        else:
+            with nest(self.b, shape, "g") as idx:
+                self._group_body(group, accs, idx, shape)
+        for step, (acc, _) in accs.items():
+            v = step.value
+            self.store(v, self.b.load(acc, typ=REG[v.type.dtype]), [], self.bases[v])
+
+    def _group_body(self, group, accs, idx, shape):
+        self.memo, self.memo_idx = {}, idx
+        for step in group:
+            if step in accs:
+                acc, combine = accs[step]
+                x = self.value(step.instr.args[0], idx)
+                self.b.store(combine(self.b.load(acc, typ=x.type), x), acc)
+                continue
+            y = self.value(step.src, idx) if step.instr is None else self.expr(step.value, idx)
+            self.memo[step.value] = y
+            dest = self.out_ptr(step.dest.index) if step.instr is None else \
+                (self.bases[step.value] if step.dest is not None else None)
+            if dest is not None:
+                off = idx.i if isinstance(idx, Flat) else linear(self.b, idx, shape)
+                store_elem(self.b, step.value.type.dtype, y, dest, off)
+        self.memo, self.memo_idx = {}, None
+
+    def _accumulator(self, step):
+        name, dtype = step.instr.prim.name, step.instr.args[0].type.dtype
+        acc = self.alloca(dtype)
+        self.b.store(identity(name, dtype), acc)
+        return acc, combiner(self, name, dtype)
+
+    def _step_flat(self, step, shape) -> bool:
+        if step.instr is None:
+            return self.flat_ok(step.src, shape)
+        if is_full_reduction(step):
+            return self.flat_ok(step.instr.args[0], shape)
+        return self.flat_ok(step.value, shape, top=True)
+
+    def emit_step(self, step):
+        dest = self.bases[step.value] if step.instr is not None else None
+        if step.instr is None:  # copy a value into another output buffer
+            dest = self.out_ptr(step.dest.index)
+            self.emit_nest(step.src, step.value, dest)
+        elif step.instr.prim.name in KERNEL_RULES:
+            KERNEL_RULES[step.instr.prim.name](self, step.instr, dest)
+        else:
+            self.emit_nest(None, step.value, dest)
+
+    def out_ptr(self, k: int):
+        return self.b.function.args[len(self.fn.params) + k]
+
+    def emit_nest(self, src: Value | None, v: Value, dest):
+        """dest[idx] = value at idx, over v's shape (flattened when the tree is elementwise)."""
+        read = src if src is not None else None
+        t = v.type
+        at = (lambda idx: self.value(read, idx)) if read is not None else \
+            (lambda idx: self.expr(v, idx))
+        if t.size == 0:
+            return
+        if t.ndim > 1 and self.flat_ok(read or v, t.shape, top=read is None):
+            with loop(self.b, t.size, "f") as i:
+                store_elem(self.b, t.dtype, at(Flat(i)), dest, i)
+            return
+        with nest(self.b, t.shape, "e") as idx:
+            store_elem(self.b, t.dtype, at(idx), dest, linear(self.b, idx, t.shape))
+
+    def flat_ok(self, v: Value, shape, top=False) -> bool:
+        """Is v's fused tree elementwise over buffers of `shape` (or of one element)?"""
+        if v.type.size == 1 and not top:
+            return True
+        if v in self.plan.slots and not top:
+            return v.type.shape == shape
+        instr = self.producers.get(v)
+        if instr is None or instr.prim.name in KERNEL_RULES:
+            return False
+        name = instr.prim.name
+        if name in EXPRS and not (name in FLAT_SAFE and instr.args[0].type.size == 1):
+            return False
+        return all(self.flat_ok(a, shape) for a in instr.args)
+
+    # ---- values -----------------------------------------------------------------------
+    def value(self, v: Value, idx) -> ir.Value:
+        if idx is self.memo_idx and v in self.memo:
+            return self.memo[v]
+        if v in self.plan.slots:
+            return self.load(v, idx)
+        return self.expr(v, idx)
+
+    def expr(self, v: Value, idx) -> ir.Value:
+        instr = self.producers[v]
+        rule = EXPRS.get(instr.prim.name)
+        if rule is not None:
+            return rule(self, instr, idx)
+        if instr.prim.name in KERNEL_RULES:
+            raise CodegenError("codegen", f"{instr.prim.name} has no buffer (planner bug)")
+        args = [self.value(a, idx) for a in instr.args]
+        dtype = instr.args[-1].type.dtype if instr.args else v.type.dtype
+        return lower_scalar(self.cx(dtype, instr.params), instr.prim.name, args)
+
+    def cx(self, dtype: str, params) -> Cx:
+        return Cx(self, dtype, params)
+
+    def offset(self, v: Value, idx):
+        if v.type.size == 1:
+            return i64(0)
+        return idx.i if isinstance(idx, Flat) else linear(self.b, idx, v.type.shape)
+
+    def buffer(self, v: Value):
+        return self.bases[self.plan.base(v)]
+
+    def load(self, v: Value, idx, base=None, offset=None):
+        base = base if base is not None else self.buffer(v)
+        off = offset if offset is not None else self.offset(v, idx)
+        return load_elem(self.b, v.type.dtype, base, off)
+
+    def store(self, v: Value, x, idx, base):
+        store_elem(self.b, v.type.dtype, x, base, self.offset(v, idx))
+
+    def load_at(self, dtype, base, off):
+        return load_elem(self.b, dtype, base, off)
+
+    def store_at(self, dtype, x, base, off):
+        store_elem(self.b, dtype, x, base, off)
+
+    def const_global(self, v: Value, value: np.ndarray) -> ir.GlobalVariable:
+        if v not in self.globals:
+            t = v.type
+            arr = ir.ArrayType(MEM[t.dtype], t.size)
+            flat = np.ascontiguousarray(value, dtype=t.np_dtype).reshape(-1)
+            items = [int(x) for x in flat.astype(np.int64)] if t.dtype != "f32" and \
+                t.dtype != "f64" else [float(x) for x in flat]
+            g = ir.GlobalVariable(self.module, arr, f"const{len(self.globals)}")
+            g.global_constant, g.linkage = True, "private"
+            g.initializer = ir.Constant(arr, items)
+            self.globals[v] = g
+        return self.globals[v]

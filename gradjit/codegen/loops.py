@@ -1,0 +1,60 @@
+"""Loop nests over static shapes: counted loops with a phi induction variable, row-major
+linear indices. Trip counts are constants, so LLVM sees exactly what it needs to vectorize."""
+
+from __future__ import annotations
+
+import contextlib
+
+from llvmlite import ir
+
+from .ltypes import I64, i64
+
+
+@contextlib.contextmanager
+def loop(b: ir.IRBuilder, n: int, name: str = "i"):
+    """`for i in range(n)`: yields the i64 induction variable, positioned in the body."""
+    pre = b.block
+    head = b.append_basic_block(f"{name}.head")
+    body = b.append_basic_block(f"{name}.body")
+    done = b.append_basic_block(f"{name}.done")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64, name)
+    i.add_incoming(i64(0), pre)
+    b.cbranch(b.icmp_signed("<", i, i64(n)), body, done)
+    b.position_at_end(body)
+    yield i
+    i.add_incoming(b.add(i, i64(1), flags=("nsw", "nuw")), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+@contextlib.contextmanager
+def nest(b: ir.IRBuilder, shape, name: str = "d"):
+    """Row-major loops over `shape` (outermost first); yields the list of indices. Axes of
+    size 1 get the constant 0 instead of a loop."""
+    with contextlib.ExitStack() as stack:
+        idx = []
+        for k, d in enumerate(shape):
+            idx.append(i64(0) if d == 1 else stack.enter_context(loop(b, d, f"{name}{k}")))
+        yield idx
+
+
+def strides(shape) -> list[int]:
+    """Row-major element strides."""
+    out, acc = [], 1
+    for d in reversed(shape):
+        out.append(acc)
+        acc *= d
+    return out[::-1]
+
+
+def linear(b: ir.IRBuilder, idx, shape) -> ir.Value:
+    """The row-major element offset of multi-index `idx` into `shape`."""
+    off = None
+    for i, d, s in zip(idx, shape, strides(shape)):
+        if d == 1:
+            continue  # the index is 0 on a unit axis
+        term = i if s == 1 else b.mul(i, i64(s), flags=("nsw", "nuw"))
+        off = term if off is None else b.add(off, term, flags=("nsw", "nuw"))
+    return i64(0) if off is None else off

@@ -1,0 +1,174 @@
+"""Fusion and buffer planning (pure Python over the IR; no LLVM here).
+
+Every instruction is either an *expression* (elementwise math, casts, selects, index remaps like
+broadcast/transpose/slice, iota, constants, gather) that can be evaluated at any index inside
+its consumer's loop nest, or a *kernel* (reductions, dot, concatenate, pad, scatter-add) with its
+own loops writing a buffer. An expression is fused into its consumer unless it is a result, a
+consumer needs a real buffer, or recomputing it would repeat work (several uses, or a consumer
+that reads each element many times, like a broadcast or a dot). What is left is a list of steps,
+grouped into shared loop nests (groups.py); temporaries read only inside their own loop stay in
+registers, the others get a stack slot when small and otherwise a workspace offset chosen by
+liveness (first fit, 64-byte aligned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.core import Function, Instr, Value
+from ..ir.types import TensorType
+from .groups import group_steps, reads
+
+KERNELS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "argmax",
+                     "dot_general", "concatenate", "pad", "scatter_add"})
+# expressions that only move or generate data: recomputing them per use costs a load at most
+CHEAP = frozenset({"broadcast_to", "transpose", "slice", "flip", "reshape", "stop_gradient",
+                   "iota", "const"})
+SMALL_BYTES = 256  # temporaries up to this size live on the stack (and SROA puts them in regs)
+ALIGN = 64
+ITEMSIZE = {"bool": 1, "i32": 4, "i64": 8, "f32": 4, "f64": 8}
+
+
+def nbytes(t: TensorType) -> int:
+    return t.size * ITEMSIZE[t.dtype]
+
+
+def trivial_reshape(src: TensorType, dst: TensorType) -> bool:
+    """Only unit axes are added or removed, so the reshape is an index remap."""
+    return [d for d in src.shape if d != 1] == [d for d in dst.shape if d != 1]
+
+
+def needs_buffer(use: Instr, pos: int) -> bool:
+    """Does this operand have to be a real buffer (BLAS, or a reshape that regroups axes)?"""
+    name = use.prim.name
+    if name == "dot_general":
+        return True
+    return name == "reshape" and not trivial_reshape(use.args[0].type, use.out.type)
+
+
+def reads_once(use: Instr, pos: int) -> bool:
+    """Does `use` read each element of its operand `pos` at most once per evaluation?"""
+    name = use.prim.name
+    if name == "broadcast_to":
+        return use.out.type.size <= use.args[0].type.size
+    return name not in ("dot_general", "gather")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a buffer lives: a parameter, a result, the workspace, the stack, or a view."""
+
+    kind: str  # "in" | "out" | "ws" | "stack" | "view"
+    index: int = 0  # parameter/result number, or workspace byte offset
+    of: Value | None = None  # for views: the value owning the buffer
+
+
+@dataclass(eq=False)
+class Step:
+    """`instr` (None for a plain copy of `src`) computes `value` into `dest` (None: the value
+    lives in a register of its loop)."""
+
+    instr: Instr | None
+    value: Value
+    dest: Slot
+    src: Value | None = None
+
+
+@dataclass
+class Plan:
+    slots: dict[Value, Slot]
+    steps: list[Step]
+    ws_size: int
+    groups: list[list[Step]]  # steps sharing one loop nest (groups.py)
+
+    def base(self, v: Value) -> Value:
+        """The value owning the buffer v reads from (views resolved)."""
+        slot = self.slots[v]
+        return self.base(slot.of) if slot.kind == "view" else v
+
+
+def _uses(fn: Function) -> dict[Value, list[tuple[Instr, int]]]:
+    uses: dict[Value, list] = {}
+    for instr in fn.body:
+        for pos, a in enumerate(instr.args):
+            uses.setdefault(a, []).append((instr, pos))
+    return uses
+
+
+def _fuse_or_buffer(fn: Function):
+    """Decide per value: a slot (buffer) or fused; returns (slots, steps, temps)."""
+    uses, results = _uses(fn), {}
+    for k, r in enumerate(fn.results):
+        results.setdefault(r, []).append(k)
+    slots = {p: Slot("in", i) for i, p in enumerate(fn.params)}
+    cheap: dict[Value, bool] = {}
+    steps, temps, copies = [], [], []
+    for instr in fn.body:
+        assert len(instr.outs) == 1, instr.prim.name
+        v, name = instr.out, instr.prim.name
+        my_uses = uses.get(v, [])
+        cheap[v] = name in CHEAP and all(a in slots or cheap.get(a) for a in instr.args)
+        if name == "reshape" and instr.args[0] in slots and v not in results:
+            slots[v] = Slot("view", of=instr.args[0])
+            continue
+        must = name in KERNELS or v in results or any(needs_buffer(*u) for u in my_uses)
+        if not cheap[v] and not must:
+            must = len(my_uses) > 1 or not all(reads_once(*u) for u in my_uses)
+        if not must:
+            continue
+        if v in results:
+            slots[v] = Slot("out", results[v][0])
+        else:
+            temps.append(v)
+            slots[v] = None  # assigned below, once liveness is known
+        steps.append(Step(instr, v, slots[v]))
+    for r, ks in results.items():  # params, repeated results: copy into the output buffer
+        first = 0 if r in slots and slots[r] is not None and slots[r].kind == "out" else None
+        for k in ks[1:] if first == 0 else ks:
+            copies.append(Step(None, r, Slot("out", k), src=r))
+    return slots, steps + copies, temps
+
+
+def make_plan(fn: Function) -> Plan:
+    slots, steps, temps = _fuse_or_buffer(fn)
+    producers = {i.out: i for i in fn.body}
+    groups = group_steps(steps, slots, producers)
+    group_of = {n: g for g, members in enumerate(groups) for n in members}
+    defined = {s.value: group_of[n] for n, s in enumerate(steps) if s.instr is not None}
+    readers: dict[Value, set[int]] = {}
+    for n, step in enumerate(steps):
+        for v in reads(step, slots, producers):
+            readers.setdefault(v, set()).add(group_of[n])
+    registers = {v for v in temps if readers.get(v, set()) <= {defined[v]}
+                 and producers[v].prim.name not in KERNELS}
+    for v in registers:  # read only inside its own loop: it lives in a register there
+        del slots[v]
+    temps = [v for v in temps if v not in registers]
+    ws_size = _assign_workspace(temps, slots, defined, readers)
+    for step in steps:
+        if step.instr is not None:
+            step.dest = slots.get(step.value)
+    return Plan(slots, steps, ws_size, [[steps[n] for n in g] for g in groups])
+
+
+def _assign_workspace(temps, slots, defined, readers) -> int:
+    """Stack slots for small temporaries; first-fit workspace offsets by loop liveness."""
+    live: list[tuple[int, int, int]] = []  # (offset, end offset, last loop reading it)
+    ws_size = 0
+    for v in temps:
+        size = nbytes(v.type)
+        if size <= SMALL_BYTES:
+            slots[v] = Slot("stack")
+            continue
+        start = defined[v]
+        last = max(readers.get(v, {start}) | {start})
+        live = sorted(x for x in live if x[2] >= start)  # still read at or after start
+        off = 0
+        for lo, hi, _ in live:
+            if off + size <= lo:
+                break
+            off = max(off, -(-hi // ALIGN) * ALIGN)
+        live.append((off, off + size, last))
+        slots[v] = Slot("ws", off)
+        ws_size = max(ws_size, off + size)
+    return ws_size

@@ -1,0 +1,103 @@
+"""The tensor runtime: compile a Function (codegen -> LLVM -> object), cache it in memory and
+on disk, and return a runner `list of arrays -> list of arrays` (the "llvm" backend).
+
+The cache key is a hash of the Function's text, the codegen options, the target (triple, CPU,
+features, llvmlite) and the gradjit version (plus a hash of the codegen sources, so editing the
+compiler invalidates old entries).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+
+from ..ir.core import Function
+from . import blas, cache, jit
+from .call import make_runner
+
+_memory: dict[str, object] = {}
+
+
+@functools.cache
+def _compiler_hash() -> str:
+    import gradjit
+
+    h = hashlib.sha256(gradjit.__version__.encode())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for sub in ("codegen", "runtime"):
+        folder = os.path.join(root, sub)
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as f:
+                    h.update(name.encode() + f.read())
+    return h.hexdigest()
+
+
+def default_options() -> dict:
+    found = blas.find()
+    if found:
+        jit.load_library(found["path"])
+    return {"blas": found, "blas_min_flops": 4096, "vmath": True}
+
+
+@dataclass
+class Compiled:
+    symbol: str
+    ws_size: int
+    llvm_ir: str | None  # None when loaded from the disk cache
+
+
+def _key(fn: Function, options: dict) -> str:
+    text = "\n".join([str(fn), repr(sorted(options.items())), jit.target_id(),
+                      _compiler_hash()])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def lower_text(fn: Function, options: dict | None = None):
+    from .. import codegen
+
+    options = dict(default_options(), **(options or {}), triple=jit.triple())
+    low = codegen.lower(fn, options)
+    return low, str(low.module)
+
+
+def compile_function(fn: Function, **options):
+    """A runner for fn: from memory, else from the disk cache, else compiled (and stored)."""
+    opts = dict(default_options(), **options)
+    key = _key(fn, opts)
+    runner = _memory.get(key)
+    if runner is not None:
+        return runner
+    hit = cache.load(key)
+    if hit is not None:
+        header, obj = hit
+    else:
+        low, text = lower_text(fn, options)
+        obj = jit.compile_object(text)
+        header = {"symbol": low.name, "ws_size": low.plan.ws_size, "errors": low.errors}
+        cache.store(key, header, obj)
+    runner = make_runner(jit.Engine(obj), header["symbol"], header["ws_size"], fn.in_types,
+                         fn.out_types, [tuple(e) for e in header["errors"]])
+    _memory[key] = runner
+    return runner
+
+
+def llvm_backend(fn: Function):
+    return compile_function(fn)
+
+
+def dump_llvm(fn: Function) -> str:
+    return lower_text(fn)[1]
+
+
+def dump_llvm_opt(fn: Function) -> str:
+    return jit.optimized_ir(lower_text(fn)[1])
+
+
+def dump_asm(fn: Function) -> str:
+    return jit.assembly(lower_text(fn)[1])
+
+
+DUMPS = {"llvm": dump_llvm, "llvm-opt": dump_llvm_opt, "asm": dump_asm}

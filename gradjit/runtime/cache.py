@@ -1,0 +1,92 @@
+"""The on-disk object cache: one file per compiled function, verified before use.
+
+Directory: `$GRADJIT_CACHE_DIR`, else `$XDG_CACHE_HOME/gradjit`, else `~/.cache/gradjit`,
+created with mode 0700. An entry is `MAGIC | sha256(payload) | payload`, payload = a JSON
+header (length-prefixed) plus the object code. Writes go to a temporary file in the same
+directory and are renamed into place, so readers never see half an entry and two writers of
+the same key both succeed. A damaged entry fails the hash check, is reported and recompiled;
+it is never executed. An unwritable directory degrades to in-memory caching with one warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import struct
+import tempfile
+import warnings
+
+log = logging.getLogger("gradjit.runtime")
+MAGIC = b"GJOBJ1\n"
+_warned: set[str] = set()
+
+
+def cache_dir() -> str:
+    env = os.environ.get("GRADJIT_CACHE_DIR")
+    if env:
+        return env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "gradjit")
+
+
+def _path(key: str) -> str:
+    return os.path.join(cache_dir(), key[:2], key + ".o")
+
+
+def load(key: str) -> tuple[dict, bytes] | None:
+    """(header, object code) of a verified entry, or None (missing or damaged)."""
+    try:
+        with open(_path(key), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    try:
+        if not data.startswith(MAGIC):
+            raise ValueError("bad magic")
+        digest, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
+        if hashlib.sha256(payload).digest() != digest:
+            raise ValueError("content hash mismatch")
+        (n,) = struct.unpack("<I", payload[:4])
+        header = json.loads(payload[4:4 + n])
+        if header.get("key") != key:
+            raise ValueError("key mismatch")
+        return header, payload[4 + n:]
+    except (ValueError, struct.error, UnicodeDecodeError) as e:
+        log.warning("gradjit cache: ignoring damaged entry %s (%s); recompiling", _path(key), e)
+        return None
+
+
+def store(key: str, header: dict, obj: bytes) -> bool:
+    """Atomically write an entry; False (with one warning per directory) when impossible."""
+    head = json.dumps(dict(header, key=key), sort_keys=True).encode()
+    payload = struct.pack("<I", len(head)) + head + obj
+    path = _path(key)
+    try:
+        _make_dirs(os.path.dirname(path))
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + hashlib.sha256(payload).digest() + payload)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return True
+    except OSError as e:
+        where = cache_dir()
+        if where not in _warned:
+            _warned.add(where)
+            warnings.warn(f"gradjit cache: cannot write to {where} ({e.strerror or e}); "
+                          "compiled code is cached in memory only", RuntimeWarning,
+                          stacklevel=4)
+        return False
+
+
+def _make_dirs(sub: str) -> None:
+    root = cache_dir()
+    if not os.path.isdir(root):
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        os.chmod(root, 0o700)  # makedirs' mode is filtered by the umask
+    os.makedirs(sub, mode=0o700, exist_ok=True)

@@ -1,0 +1,115 @@
+"""Calling compiled code: one ctypes call per invocation.
+
+The fast path passes one tuple of the numpy arrays themselves (`py_object`) to the `<name>_py`
+entry, which checks them and reads their data pointers in compiled code (codegen/entry.py).
+Outputs are fresh arrays; the workspace is one byte array per compiled function, reused across
+calls (so a compiled function with a workspace must not run in two threads at once). When the
+arrays do not fit (wrong dtype, non-contiguous, a Python number, ...), the inputs are converted
+and the call is made again. If numpy's array layout is not the one entry.py assumes, the C ABI
+entry is used with a pointer array instead (slower: `.ctypes.data` costs ~1-2 µs per array).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+
+import numpy as np
+
+from ..codegen.entry import (
+    C_CONTIGUOUS_ALIGNED,
+    DATA,
+    DESCR,
+    DESCR_BYTEORDER,
+    DESCR_TYPE_NUM,
+    DIMS,
+    FLAGS,
+    NDIM,
+    OB_TYPE,
+    TUPLE_ITEMS,
+    TUPLE_SIZE,
+)
+from ..errors import CompilerBug, TraceError
+
+
+@functools.cache
+def numpy_layout_ok() -> bool:
+    """Does numpy's array struct have the field offsets the `_py` entry reads?"""
+    a = np.zeros((2, 3))
+    pair = (a, a.dtype)
+    at = lambda base, off, ty: ty.from_address(base + off).value
+    try:
+        dims = at(id(a), DIMS, ctypes.c_void_p)
+        descr = at(id(a), DESCR, ctypes.c_void_p)
+        return (at(id(a), OB_TYPE, ctypes.c_void_p) == id(np.ndarray)
+                and at(id(a), DATA, ctypes.c_void_p) == a.ctypes.data
+                and at(id(a), NDIM, ctypes.c_int32) == 2
+                and [at(dims, 8 * k, ctypes.c_int64) for k in range(2)] == [2, 3]
+                and at(id(a), FLAGS, ctypes.c_int32) & C_CONTIGUOUS_ALIGNED
+                == C_CONTIGUOUS_ALIGNED
+                and at(descr, DESCR_TYPE_NUM, ctypes.c_int32) == a.dtype.num
+                and at(descr, DESCR_BYTEORDER, ctypes.c_char) in (b"=", b"<", b"|")
+                and at(id(pair), TUPLE_SIZE, ctypes.c_int64) == 2
+                and at(id(pair), TUPLE_ITEMS + 8, ctypes.c_void_p) == id(pair[1]))
+    except (ValueError, OSError):
+        return False
+
+
+def _conform(arrays, in_types, name):
+    if len(arrays) != len(in_types):
+        raise TraceError(name, f"expects {len(in_types)} arguments, got {len(arrays)}")
+    out = []
+    for k, (a, t) in enumerate(zip(arrays, in_types)):
+        a = np.asarray(a, dtype=t.np_dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
+        if a.shape != t.shape:
+            raise TraceError(name, f"argument {k} has shape {list(a.shape)}, expected {t}")
+        out.append(a)
+    return out
+
+
+def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=()):
+    """A callable `list of arrays -> list of fresh output arrays` for a loaded object;
+    `errors` are the (op, problem) of the object's run-time checks, in status order."""
+    specs = [(t.shape, t.np_dtype) for t in out_types]
+    ws = np.empty(max(ws_size, 1), np.uint8)
+    empty, ndarray = np.empty, np.ndarray
+    if not numpy_layout_ok():
+        return _c_abi_runner(engine.address(symbol), ws, specs, in_types, symbol, errors)
+    entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object)(engine.address(symbol + "_py"))
+
+    def run(arrays):
+        outs = [empty(s, d) for s, d in specs]
+        status = entry((ndarray, ws, *arrays, *outs))
+        if status == 1:
+            status = entry((ndarray, ws, *_conform(arrays, in_types, symbol), *outs))
+            if status == 1:
+                raise CompilerBug("runtime", f"{symbol}: conformed arguments were refused")
+        if status:
+            _raise(errors, status - 1)
+        return outs
+
+    run.engine = engine  # the engine owns the code: keep it alive with the runner
+    return run
+
+
+def _raise(errors, k: int):
+    op, problem = errors[k - 1]
+    raise TraceError(op, problem, hint="indices must lie in [-size, size)")
+
+
+def _c_abi_runner(address, ws, specs, in_types, name, errors):
+    entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)(address)
+    n = len(in_types) + len(specs) + 1
+    ptrs = (ctypes.c_void_p * n)()
+
+    def run(arrays):
+        arrays = _conform(arrays, in_types, name)
+        outs = [np.empty(s, d) for s, d in specs]
+        for k, a in enumerate([*arrays, *outs, ws]):
+            ptrs[k] = a.ctypes.data
+        status = entry(ptrs)
+        if status:
+            _raise(errors, status)
+        return outs
+
+    return run

@@ -1,0 +1,114 @@
+"""The only module that touches `llvmlite.binding`: target machine, optimization, object code,
+and loading objects into execution engines.
+
+Everything is compiled to an object file first (the same bytes the disk cache stores), and an
+engine is always made by loading an object, so a fresh compile and a cache hit run the same path.
+`STATS["compiles"]` counts LLVM optimize+codegen runs (tests use it to prove cache hits).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+
+import llvmlite
+import llvmlite.binding as llvm
+
+log = logging.getLogger("gradjit.runtime")
+STATS = {"compiles": 0, "loads": 0}
+_lock = threading.Lock()
+
+
+@functools.cache
+def _init() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+
+
+@functools.cache
+def target_machine():
+    """The host target: its CPU name and features, so the vectorizer uses AVX2/AVX-512."""
+    return new_target_machine()
+
+
+def new_target_machine():
+    """A fresh host target machine (an execution engine takes ownership of the one it gets,
+    and frees it with itself, so engines must not share the cached one)."""
+    _init()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(),
+                                        opt=3, jit=True)
+
+
+@functools.cache
+def target_id() -> str:
+    """Everything about the target that changes the object code (part of the cache key)."""
+    _init()
+    return "|".join([llvm.get_process_triple(), llvm.get_host_cpu_name(),
+                     llvm.get_host_cpu_features().flatten(), f"llvmlite {llvmlite.__version__}"])
+
+
+def triple() -> str:
+    _init()
+    return llvm.get_process_triple()
+
+
+def load_library(path: str) -> None:
+    """Make a shared library's symbols visible to JIT code (numpy's OpenBLAS)."""
+    _init()
+    llvm.load_library_permanently(path)
+
+
+def optimize(llvm_ir: str):
+    """Parse, verify and run the O3 pipeline (loop and SLP vectorization on)."""
+    tm = target_machine()
+    mod = llvm.parse_assembly(llvm_ir)
+    mod.triple, mod.data_layout = llvm.get_process_triple(), str(tm.target_data)
+    mod.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def compile_object(llvm_ir: str) -> bytes:
+    """LLVM IR text -> optimized object code for the host."""
+    with _lock:
+        mod = optimize(llvm_ir)
+        obj = target_machine().emit_object(mod)
+        STATS["compiles"] += 1
+    log.debug("compiled %d bytes of LLVM IR to %d bytes of object code", len(llvm_ir),
+              len(obj))
+    return obj
+
+
+def assembly(llvm_ir: str) -> str:
+    with _lock:
+        return target_machine().emit_assembly(optimize(llvm_ir))
+
+
+def optimized_ir(llvm_ir: str) -> str:
+    with _lock:
+        return str(optimize(llvm_ir))
+
+
+class Engine:
+    """Object code loaded into an MCJIT engine; keep it alive as long as its functions."""
+
+    def __init__(self, obj: bytes):
+        tm = new_target_machine()
+        with _lock:
+            self._ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+            self._ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            self._ee.finalize_object()
+            STATS["loads"] += 1
+
+    def address(self, name: str) -> int:
+        addr = self._ee.get_function_address(name)
+        if not addr:
+            raise KeyError(name)
+        return addr

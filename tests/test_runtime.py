@@ -1,0 +1,181 @@
+"""The runtime around compiled code: argument conversion, fresh outputs, the disk cache
+(second process loads without compiling, damaged entries are rebuilt, unwritable directories
+degrade to memory, concurrent compiles), and the backend registration."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import gradjit
+from gradjit.errors import TraceError
+from gradjit.runtime import cache, compile_function
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("GRADJIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "gjcache"))
+
+
+def _fn(n=5):
+    f = lambda x, y: np.sum(np.sin(x) * y) + x * 2.0
+    return gradjit.jit(f).trace(np.ones(n), np.ones(n))
+
+
+def test_inputs_are_converted_and_checked():
+    fn = _fn()
+    run = compile_function(fn)
+    x = np.arange(10.0)[::2]  # not contiguous
+    y = np.arange(5, dtype=np.float32)  # wrong dtype
+    want = np.sum(np.sin(x) * y) + x * 2.0
+    got = run([x, y])
+    np.testing.assert_allclose(got[0], want, rtol=1e-12)
+    np.testing.assert_allclose(run([list(x), y.astype(">f8")])[0], want, rtol=1e-12)
+    with pytest.raises(TraceError, match="shape"):
+        run([np.ones(4), np.ones(5)])
+    with pytest.raises(TraceError, match="expects 2 arguments"):
+        run([np.ones(5)])
+
+
+def test_outputs_are_fresh_arrays():
+    run = compile_function(_fn())
+    a = run([np.ones(5), np.ones(5)])[0]
+    b = run([np.zeros(5), np.ones(5)])[0]
+    assert a is not b and not np.shares_memory(a, b)
+    np.testing.assert_allclose(a, np.sum(np.sin(1.0) * np.ones(5)) + 2.0)
+
+
+def test_c_abi_fallback_when_numpy_layout_differs(monkeypatch):
+    from gradjit.runtime import call, jit, lower_text
+
+    fn = _fn(4)
+    low, text = lower_text(fn)
+    engine = jit.Engine(jit.compile_object(text))
+    monkeypatch.setattr(call, "numpy_layout_ok", lambda: False)
+    run = call.make_runner(engine, low.name, low.plan.ws_size, fn.in_types, fn.out_types)
+    x, y = np.arange(8.0)[::2], np.ones(4, np.float32)
+    np.testing.assert_allclose(run([x, y])[0], np.sum(np.sin(x) * y) + 2 * x, rtol=1e-12)
+
+
+def test_engines_are_independent():
+    """Freeing one compiled function's engine must not break loading the next (each engine
+    owns its own target machine)."""
+    import gc
+
+    from gradjit.runtime import _memory
+
+    fn = _fn(7)
+    compile_function(fn)
+    _memory.clear()
+    gc.collect()
+    run = compile_function(fn)  # loads from the disk cache into a new engine
+    np.testing.assert_allclose(run([np.ones(7), np.ones(7)])[0], 7 * np.sin(1.0) + 2.0)
+
+
+def test_backend_option_runs_compiled_code():
+    f = lambda x, y: (x * y + np.sin(x)) * np.exp(y)
+    g = gradjit.grad(f, argnums=(0, 1), backend="llvm")
+    want = gradjit.grad(f, argnums=(0, 1), backend="interp")(0.3, -1.2)
+    assert np.allclose(g(0.3, -1.2), want, rtol=1e-14)
+    h = gradjit.hessian(lambda x: np.sum(x[:-1] ** 2 * x[1:]) + np.sum(np.sin(x)),
+                        backend="llvm")
+    x = np.linspace(-1, 1, 6)
+    want = gradjit.hessian(lambda x: np.sum(x[:-1] ** 2 * x[1:]) + np.sum(np.sin(x)))(x)
+    np.testing.assert_allclose(h(x), want, rtol=1e-12, atol=1e-14)
+
+
+SCRIPT = textwrap.dedent("""
+    import logging, sys, warnings
+    import numpy as np
+    import gradjit
+    from gradjit.runtime import jit
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    warnings.simplefilter("always")
+    f = gradjit.grad(lambda x: np.sum(np.tanh(x) * np.exp(-x * x) + np.log1p(x * x)),
+                     backend="llvm")
+    g = f(np.linspace(-2, 2, 7))
+    print("compiles", jit.STATS["compiles"], "loads", jit.STATS["loads"])
+    print("result", " ".join(repr(float(v)) for v in g))
+""")
+
+
+def _run(cache_dir, script=SCRIPT):
+    env = dict(os.environ, GRADJIT_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def _counts(out):
+    line = next(s for s in out.stdout.splitlines() if s.startswith("compiles"))
+    words = line.split()
+    return int(words[1]), int(words[3])
+
+
+def _result(out):
+    return next(s for s in out.stdout.splitlines() if s.startswith("result"))
+
+
+def _entries(root):
+    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith(".o")]
+
+
+def test_second_process_loads_without_compiling_and_damage_is_rebuilt(tmp_path):
+    root = tmp_path / "cache"
+    first = _run(root)
+    assert _counts(first) == (1, 1)
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    second = _run(root)
+    assert _counts(second) == (0, 1)  # loaded from disk, LLVM never ran
+    assert _result(second) == _result(first)
+    (entry,) = _entries(root)
+    with open(entry, "r+b") as f:  # corrupt the object code
+        f.seek(os.path.getsize(entry) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    third = _run(root)
+    assert _counts(third) == (1, 1) and "damaged entry" in third.stderr
+    assert _result(third) == _result(first)
+    with open(entry, "r+b") as f:  # truncated entries are rebuilt too
+        f.truncate(100)
+    assert _counts(_run(root)) == (1, 1)
+    assert _counts(_run(root)) == (0, 1)  # and the rebuilt entry is good again
+
+
+def test_unwritable_cache_degrades_to_memory_with_a_warning(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    out = _run(blocker / "cache")
+    assert _counts(out) == (1, 1)
+    assert "cached in memory only" in out.stderr
+
+
+def test_concurrent_compiles_both_succeed(tmp_path):
+    root = tmp_path / "cache"
+    env = dict(os.environ, GRADJIT_CACHE_DIR=str(root), PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    results = {next(s for s in o.splitlines() if s.startswith("result")) for o, _ in outs}
+    assert len(results) == 1
+    assert len(_entries(root)) == 1
+    assert _counts(_run(root)) == (0, 1)  # the entry the racers left behind is valid
+
+
+def test_cache_entries_verify_their_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADJIT_CACHE_DIR", str(tmp_path))
+    assert cache.store("ab" * 32, {"symbol": "s", "ws_size": 0}, b"object bytes")
+    header, obj = cache.load("ab" * 32)
+    assert obj == b"object bytes" and header["symbol"] == "s"
+    assert cache.load("cd" * 32) is None
