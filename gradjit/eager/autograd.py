@@ -190,15 +190,16 @@ def _flat_outputs(fn, inputs) -> np.ndarray:
 
 def _numerical(fn, inputs, x: Tensor, eps: float) -> np.ndarray:
     """Central differences: column j is (f(x + eps e_j) - f(x - eps e_j)) / 2 eps."""
-    flat = x._data.reshape(-1)
+    data = x._data  # perturbed in place, element by element (any memory layout)
     cols = []
-    for j in range(flat.size):
-        orig = flat[j]
-        flat[j] = orig + eps
+    for j in range(data.size):
+        at = np.unravel_index(j, data.shape)
+        orig = data[at]
+        data[at] = orig + eps
         plus = _flat_outputs(fn, inputs)
-        flat[j] = orig - eps
+        data[at] = orig - eps
         minus = _flat_outputs(fn, inputs)
-        flat[j] = orig
+        data[at] = orig
         cols.append((plus - minus) / (2 * eps))
     return np.stack(cols, axis=1)
 
@@ -212,8 +213,8 @@ def _analytical(fn, inputs, diff) -> list[np.ndarray]:
     row = 0
     for k, o in enumerate(outs):
         for i in range(sizes[k]):
-            seeds = [Tensor._make(np.zeros_like(p._data)) for p in outs]
-            seeds[k]._data.reshape(-1)[i] = 1
+            seeds = [Tensor._make(np.zeros(p._data.shape, p._data.dtype)) for p in outs]
+            seeds[k]._data[np.unravel_index(i, outs[k]._data.shape)] = 1
             gs = grad(outs, diff, seeds, retain_graph=True, allow_unused=True)
             for j, g in enumerate(gs):
                 if g is not None:
