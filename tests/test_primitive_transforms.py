@@ -20,6 +20,8 @@ from gradjit.ops.rules import batch_rule, jvp_rule
 SMOOTH = [n for n in DIFF_NAMES if not SPECS[n].zero_grad]
 BATCHED = [n for n in NAMES if REGISTRY[n].arity != 0]
 
+pytestmark = pytest.mark.usefixtures("interp_backend")
+
 
 def _jvp(case: Case, tangents: dict[int, np.ndarray]):
     """f(args) and its tangent for the given per-operand tangents (others held fixed)."""

@@ -34,6 +34,8 @@ EXAMPLES = settings(max_examples=int(os.environ.get("GRADJIT_PRIMITIVE_EXAMPLES"
                     deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
+pytestmark = pytest.mark.usefixtures("interp_backend")
+
 
 class Case:
     """One drawn application of a primitive: its operands, params and a value generator."""

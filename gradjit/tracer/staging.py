@@ -8,6 +8,7 @@ it runs the backend on concrete arrays, or inlines the Function when the argumen
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +99,15 @@ def _llvm_backend(fn: Function):
 
 
 BACKENDS = {"interp": _interp_backend, "llvm": _llvm_backend}
-DEFAULT_BACKEND = "interp"
+DEFAULT_BACKEND = "llvm"
+
+
+def default_backend() -> str:
+    """The backend transforms run on when none is named: $GRADJIT_BACKEND, else LLVM."""
+    name = os.environ.get("GRADJIT_BACKEND") or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise ValueError(f"GRADJIT_BACKEND={name!r}: not a backend (one of {', '.join(BACKENDS)})")
+    return name
 
 
 @dataclass

@@ -19,8 +19,8 @@ from ..ops import api as A
 from ..ops.primitive import user_loc
 from ..passes import optimize
 from . import pytree
-from .staging import (DEFAULT_BACKEND, Staged, Traced, fn_name, leaf_info, leaf_names,
-                      trace_user)
+from .staging import (Staged, Traced, fn_name, leaf_info, leaf_names,
+                      default_backend, trace_user)
 from .core import trace_flat
 
 
@@ -45,7 +45,7 @@ class Transformed:
         self.argnums = argnums
         self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else \
             tuple(static_argnums)
-        self.backend = backend or DEFAULT_BACKEND
+        self.backend = backend or default_backend()
         self.cache: dict = {}
 
     def _staged(self, args) -> tuple[Staged, list]:
