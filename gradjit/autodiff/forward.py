@@ -34,10 +34,11 @@ def jvp_replay(fn: Function, primals, tangents) -> tuple[list, list]:
                                   f"{instr.prim.nondiff}", instr.loc,
                                   hint="wrap the value in gradjit.numpy.stop_gradient")
             t = rule(args, ts, outs if multi else out, **instr.params)
-        for o, t in zip(instr.outs, t if multi else [t]):
-            if t is not None:
-                if A.type_of(t) != o.type:
-                    raise CompilerBug("forward", f"{instr.prim.name}: tangent {A.type_of(t)} "
-                                      f"for a value of type {o.type}", instr.loc)
-                tenv[o] = t
+        for o, tangent in zip(instr.outs, t if multi else [t]):
+            if tangent is not None:
+                if A.type_of(tangent) != o.type:
+                    raise CompilerBug("forward", f"{instr.prim.name}: tangent "
+                                      f"{A.type_of(tangent)} for a value of type {o.type}",
+                                      instr.loc)
+                tenv[o] = tangent
     return [env[r] for r in fn.results], [tenv.get(r) for r in fn.results]

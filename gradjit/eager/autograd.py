@@ -211,8 +211,8 @@ def _analytical(fn, inputs, diff) -> list[np.ndarray]:
     sizes = [o.numel() for o in outs]
     jac = [np.zeros((sum(sizes), x.numel())) for x in diff]
     row = 0
-    for k, o in enumerate(outs):
-        for i in range(sizes[k]):
+    for k, size in enumerate(sizes):
+        for i in range(size):
             seeds = [Tensor._make(np.zeros(p._data.shape, p._data.dtype)) for p in outs]
             seeds[k]._data[np.unravel_index(i, outs[k]._data.shape)] = 1
             gs = grad(outs, diff, seeds, retain_graph=True, allow_unused=True)

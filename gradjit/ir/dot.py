@@ -45,7 +45,7 @@ def to_dot(fn: Function) -> str:
         lines.append(f'  n{i} [label="{label} = {instr.prim.name}\\n{types}", {_STYLE[kind]}];')
         for o in instr.outs:
             node[o] = f"n{i}"
-        for k, a in enumerate(instr.args):
+        for a in instr.args:
             lines.append(f"  {node[a]} -> n{i};")
     for k, r in enumerate(fn.results):
         lines.append(f'  r{k} [label="result {k}", {_STYLE["result"]}];')

@@ -19,7 +19,7 @@ def verify(fn: Function) -> Function:
     if len(defined) != len(fn.params):
         raise CompilerBug("verify", f"{fn.name}: a parameter is listed twice")
     for i, instr in enumerate(fn.body):
-        def bad(problem):
+        def bad(problem, i=i, instr=instr):
             return CompilerBug("verify", f"{fn.name}: {instr.prim.name}: {problem}\n"
                                f"{_context(fn, i)}", instr.loc)
 

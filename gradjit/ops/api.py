@@ -540,7 +540,7 @@ def _index_array(indices):
     return idx
 
 
-from .indexing import getitem  # noqa: E402  (indexing builds on the functions above)
+from .indexing import getitem  # noqa: E402, F401  (indexing builds on the functions above)
 
 # ---- linear algebra ----------------------------------------------------------------------
 

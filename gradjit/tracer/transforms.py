@@ -70,11 +70,7 @@ class Transformed:
             raise TraceError(self.op, "static arguments must be hashable", loc) from None
         staged = self.cache.get(key)
         if staged is None:
-            f = self.f
-            if static:
-                def f(*dyn, _f=self.f, _static=dict(static), _n=len(args)):
-                    it = iter(dyn)
-                    return _f(*[_static[i] if i in _static else next(it) for i in range(_n)])
+            f = _with_static(self.f, dict(static), len(args)) if static else self.f
             names = None if static else leaf_names(self.f, args, None)
             traced = trace_user(f, dynamic, infos, names, fn_name(self.f))
             fn, out_tree, captured = self.build(traced, dynamic, infos, loc, argnums)
@@ -100,6 +96,15 @@ class Transformed:
         if stage in BACKEND_STAGES:
             return _backend_dump(stage, staged.fn)
         return str(staged.raw if stage == "trace" else staged.fn)
+
+
+def _with_static(f, static: dict, nargs: int):
+    """f as a function of its non-static arguments only (the static ones baked in)."""
+    def dynamic_only(*dyn):
+        it = iter(dyn)
+        return f(*[static[i] if i in static else next(it) for i in range(nargs)])
+
+    return dynamic_only
 
 
 def _float_leaf_range(dynamic, argnums, infos, op, loc):

@@ -32,7 +32,8 @@ def vmap_flat(f, args, dims, name="vmapped"):
     (n,) = sizes
     types = [A.type_of(x) for x in args]
     types = [t.with_shape(t.shape[1:]) if d is not None else t for t, d in zip(types, dims)]
-    fn, captured = trace_flat(f, types, name)
+    # unbatched Python numbers stay weakly typed (x32 * 2.0 is f32 under vmap as under jit)
+    fn, captured = trace_flat(f, types, name, weak=[A.is_weak(x) for x in args])
     outs, out_dims = batch_replay(fn, list(args) + captured, list(dims) + [None] * len(captured))
     return [A.broadcast_to(o, (n,) + A.shape_of(o)) if d is None else o
             for o, d in zip(outs, out_dims)]
