@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import workloads as W
+import workloads_more as W2
 
 import gradjit
 
@@ -104,7 +105,11 @@ def main():
     header = " ".join([f"{'workload':<30}", f"{'gradjit':>10}"] +
                       [f"{p:>17}" for p in PEERS])
     print(header)
-    for label, (make, scale) in W.WORKLOADS.items():
+    only = os.environ.get("GRADJIT_BENCH", "")  # e.g. GRADJIT_BENCH=W5,W8: a subset
+    for label, (make, scale) in {**W.WORKLOADS, **W2.WORKLOADS}.items():
+        if only and not any(label.startswith(k + " ") or label.startswith(k) for k in
+                            only.split(",")):
+            continue
         impls = make()
         check(impls)
         row(label, {name: median_time(fn) for name, fn in impls.items()}, scale)
