@@ -73,17 +73,23 @@ def _flatten_named(value, prefix="result"):
     return {f"{prefix}[{i}]": leaf for i, leaf in enumerate(leaves)}
 
 
+def _prepare(args, command: str):
+    """(the transformed function, its label, its arguments) for a run or dump command."""
+    fn = load_function(args.target)
+    try:
+        call_args = build_args(fn, args.args, args.seed)
+    except ArgError as e:
+        raise UserError(f"{command}: --args: {e}") from None
+    f, label = transformed(fn, args)
+    return f, label, call_args
+
+
 def cmd_run(args) -> int:
     if ":" not in args.target:
         return _run_script(args)
     timings = {}
     t0 = time.perf_counter()
-    fn = load_function(args.target)
-    try:
-        call_args = build_args(fn, args.args, args.seed)
-    except ArgError as e:
-        raise UserError(f"run: --args: {e}") from None
-    f, label = transformed(fn, args)
+    f, label, call_args = _prepare(args, "run")
     t1 = time.perf_counter()
     f(*call_args)  # trace, differentiate, optimize (and compile) once
     t2 = time.perf_counter()
@@ -125,12 +131,7 @@ def cmd_dump(args) -> int:
     from .ir.pysource import to_python
     from .passes import optimize
 
-    fn = load_function(args.target)
-    try:
-        call_args = build_args(fn, args.args, args.seed)
-    except ArgError as e:
-        raise UserError(f"dump: --args: {e}") from None
-    f, _ = transformed(fn, args)
+    f, _, call_args = _prepare(args, "dump")
     staged = f._staged(call_args)[0] if hasattr(f, "_staged") else None
     raw = staged.raw if staged else None
     functions = {"trace": raw, "opt": staged.fn if staged else optimize(raw)}

@@ -7,7 +7,6 @@ see test_codegen_vmath.py for the ulp bounds); f32 to a few ulp (rtol 2e-6).
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -73,18 +72,6 @@ def check(fn, inputs, rtol, scaled=False, **options):
 
 
 RTOL = {"f64": 1e-12, "f32": 2e-6}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def private_cache(tmp_path_factory):
-    """Compiled objects go to this session's temp dir, never the user's cache."""
-    old = os.environ.get("GRADJIT_CACHE_DIR")
-    os.environ["GRADJIT_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "gjcache")
-    yield
-    if old is None:
-        del os.environ["GRADJIT_CACHE_DIR"]
-    else:
-        os.environ["GRADJIT_CACHE_DIR"] = old
 
 
 def test_every_primitive_has_a_lowering():

@@ -9,7 +9,6 @@ at rounding level); f32 programs to rtol 1e-4 plus 1e-5 * max(1, largest magnitu
 
 from __future__ import annotations
 
-import os
 
 import fd_util as fd
 import numpy as np
@@ -17,18 +16,6 @@ import programs as P
 import pytest
 
 import gradjit
-
-
-@pytest.fixture(autouse=True, scope="module")
-def private_cache(tmp_path_factory):
-    """Compiled objects go to this session's temp dir, never the user's cache."""
-    old = os.environ.get("GRADJIT_CACHE_DIR")
-    os.environ["GRADJIT_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "gjcache")
-    yield
-    if old is None:
-        del os.environ["GRADJIT_CACHE_DIR"]
-    else:
-        os.environ["GRADJIT_CACHE_DIR"] = old
 
 
 def assert_trees_close(got, want, f32: bool):

@@ -11,7 +11,6 @@ near multiples of pi/2. An `asm` check confirms a fused exp/tanh loop uses vecto
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -29,18 +28,6 @@ SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 2.2250738585072
             -40.0, 19.1, 20.0, 1e5, -1e5, 1e5 + 1, 1e300, -1e300, 0.84375, 1.25, 2.857142857,
             6.0, -0.99999999, 1e-20, -1e-20]
 _erf = np.vectorize(math.erf, otypes=[np.float64])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def private_cache(tmp_path_factory):
-    """Compiled objects go to this session's temp dir, never the user's cache."""
-    old = os.environ.get("GRADJIT_CACHE_DIR")
-    os.environ["GRADJIT_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "gjcache")
-    yield
-    if old is None:
-        del os.environ["GRADJIT_CACHE_DIR"]
-    else:
-        os.environ["GRADJIT_CACHE_DIR"] = old
 
 
 def reference(name, x):
