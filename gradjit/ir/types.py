@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,8 +75,14 @@ class TensorType:
     @staticmethod
     def of(array) -> TensorType:
         """The type of a concrete value (numpy array, numpy scalar or Python number)."""
-        a = np.asarray(array)
-        return TensorType(dtype_name(a.dtype), tuple(int(d) for d in a.shape))
+        a = array if isinstance(array, np.ndarray) else np.asarray(array)
+        return _type_of(a.dtype, a.shape)
+
+
+@functools.lru_cache(maxsize=4096)
+def _type_of(dtype: np.dtype, shape: tuple[int, ...]) -> TensorType:
+    """Types are values: one object per (dtype, shape) on the eager and tracing hot paths."""
+    return TensorType(dtype_name(dtype), tuple(int(d) for d in shape))
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
