@@ -15,6 +15,7 @@ from itertools import pairwise
 
 import numpy as np
 from hypothesis import strategies as st
+import op_specs_control as C
 from op_draw import Draw
 
 from gradjit.ir.types import DTYPES, INTS
@@ -419,4 +420,10 @@ STRUCTURAL = {
     "dot_general": OpSpec(_dot_general_draw, _dot_general_ref, diff=(0, 1)),
 }
 
-SPECS: dict[str, OpSpec] = {**ELEMENTWISE, **REDUCTIONS, **SHAPE, **STRUCTURAL}
+CONTROL = {  # regions: tests/op_specs_control.py
+    "scan": OpSpec(C.scan_draw, C.scan_ref, diff=(0, 1, 2)),
+    "cond": OpSpec(C.cond_draw, C.cond_ref, diff=(1, 2)),
+    "while_loop": OpSpec(C.while_draw, C.while_ref, diff=(1, 2)),
+}
+
+SPECS: dict[str, OpSpec] = {**ELEMENTWISE, **REDUCTIONS, **SHAPE, **STRUCTURAL, **CONTROL}

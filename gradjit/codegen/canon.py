@@ -18,7 +18,7 @@ from ..ops.primitive import REGISTRY
 
 
 def canonical_dots(fn: Function) -> Function:
-    body, producers = [], {i.out: i for i in fn.body}
+    body, producers = [], {o: i for i in fn.body for o in i.outs}
     for instr in fn.body:
         if instr.prim.name == "dot_general":
             instr = _through_transposes(instr, producers)

@@ -2,7 +2,8 @@
 
 `lower(fn, options)` canonicalizes dots, plans fusion and buffers (plan.py), and emits one
 internal body function `void <name>_body(ptr noalias in..., ptr noalias out..., ptr ws)` whose
-steps are loop nests (expressions) or kernels, plus the entry points of entry.py. Values are
+steps are loop nests (expressions) or kernels (scan/cond/while_loop regions become internal
+functions of the same form, control.py), plus the entry points of entry.py. Values are
 produced on demand by `Emitter.value(v, idx)`: a load when v has a buffer, otherwise v's rule
 evaluated at idx (that is what fusion is).
 """
@@ -19,6 +20,7 @@ from ..errors import CodegenError
 from ..ir.core import Function, Value
 from . import vmath
 from .canon import canonical_dots
+from .control import CONTROL
 from .entry import add_entries
 from .exprs import EXPRS, FLAT_SAFE, Flat
 from .gemm import dot
@@ -31,7 +33,7 @@ from .ltypes import store as store_elem
 from .plan import Plan, make_plan
 from .scalar import lower_scalar
 
-KERNEL_RULES = {**KERNELS, "dot_general": dot}
+KERNEL_RULES = {**KERNELS, "dot_general": dot, **CONTROL}
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Cx:
 class Emitter:
     def __init__(self, module, fn: Function, plan: Plan, options: dict):
         self.module, self.fn, self.plan, self.options = module, fn, plan, options
-        self.producers = {i.out: i for i in fn.body}
+        self.producers = {o: i for i in fn.body for o in i.outs}
         self.b: ir.IRBuilder = None
         self.bases: dict[Value, ir.Value] = {}
         self.globals: dict[Value, ir.GlobalVariable] = {}

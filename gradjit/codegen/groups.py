@@ -15,7 +15,8 @@ from ..ir.core import Value
 FULL_REDUCTIONS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"})
 # expressions that read their operands somewhere other than at their own index
 REMAPS = frozenset({"broadcast_to", "transpose", "slice", "flip", "reshape", "gather"})
-KERNELS = frozenset({"argmax", "dot_general", "concatenate", "pad", "scatter_add"})
+KERNELS = frozenset({"argmax", "dot_general", "concatenate", "pad", "scatter_add", "scan", "cond",
+                     "while_loop"})
 
 
 def is_full_reduction(step) -> bool:

@@ -9,18 +9,24 @@ that reads each element many times, like a broadcast or a dot). What is left is 
 grouped into shared loop nests (groups.py); temporaries read only inside their own loop stay in
 registers, the others get a stack slot when small and otherwise a workspace offset chosen by
 liveness (first fit, 64-byte aligned).
+
+Structured control flow (`scan`, `cond`, `while_loop`) is a kernel with several outputs, all
+buffers; its regions are planned here too (`Plan.regions`), and one scratch temporary per such
+instruction holds the regions' workspace and the loop's second carry buffers (codegen/control.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..ir.core import Function, Instr, Value
 from ..ir.types import TensorType
+from .canon import canonical_dots
 from .groups import group_steps, reads
 
+CONTROL = frozenset({"scan", "cond", "while_loop"})
 KERNELS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "argmax",
-                     "dot_general", "concatenate", "pad", "scatter_add"})
+                     "dot_general", "concatenate", "pad", "scatter_add"}) | CONTROL
 # expressions that only move or generate data: recomputing them per use costs a load at most
 CHEAP = frozenset({"broadcast_to", "transpose", "slice", "flip", "reshape", "stop_gradient",
                    "iota", "const"})
@@ -41,7 +47,7 @@ def trivial_reshape(src: TensorType, dst: TensorType) -> bool:
 def needs_buffer(use: Instr, pos: int) -> bool:
     """Does this operand have to be a real buffer (BLAS, or a reshape that regroups axes)?"""
     name = use.prim.name
-    if name == "dot_general":
+    if name == "dot_general" or name in CONTROL:  # BLAS and regions take pointers
         return True
     return name == "reshape" and not trivial_reshape(use.args[0].type, use.out.type)
 
@@ -80,6 +86,7 @@ class Plan:
     steps: list[Step]
     ws_size: int
     groups: list[list[Step]]  # steps sharing one loop nest (groups.py)
+    regions: dict[Instr, Regions] = field(default_factory=dict)  # per control-flow instruction
 
     def base(self, v: Value) -> Value:
         """The value owning the buffer v reads from (views resolved)."""
@@ -104,7 +111,9 @@ def _fuse_or_buffer(fn: Function):
     cheap: dict[Value, bool] = {}
     steps, temps, copies = [], [], []
     for instr in fn.body:
-        assert len(instr.outs) == 1, instr.prim.name
+        if instr.prim.name in CONTROL:
+            steps += _control_step(instr, results, slots, temps)
+            continue
         v, name = instr.out, instr.prim.name
         my_uses = uses.get(v, [])
         cheap[v] = name in CHEAP and all(a in slots or cheap.get(a) for a in instr.args)
@@ -129,12 +138,23 @@ def _fuse_or_buffer(fn: Function):
     return slots, steps + copies, temps
 
 
+def _control_step(instr: Instr, results, slots, temps) -> list[Step]:
+    """Every output of scan/cond/while_loop is a buffer its regions write (no outputs: nothing
+    to run; DCE removes such instructions, hand-built IR may not)."""
+    for o in instr.outs:
+        slots[o] = Slot("out", results[o][0]) if o in results else None
+        if o not in results:
+            temps.append(o)
+    return [Step(instr, instr.outs[0], slots[instr.outs[0]])] if instr.outs else []
+
+
 def make_plan(fn: Function) -> Plan:
     slots, steps, temps = _fuse_or_buffer(fn)
-    producers = {i.out: i for i in fn.body}
+    producers = {o: i for i in fn.body for o in i.outs}
     groups = group_steps(steps, slots, producers)
     group_of = {n: g for g, members in enumerate(groups) for n in members}
-    defined = {s.value: group_of[n] for n, s in enumerate(steps) if s.instr is not None}
+    defined = {o: group_of[n] for n, s in enumerate(steps) if s.instr is not None
+               for o in s.instr.outs}
     readers: dict[Value, set[int]] = {}
     for n, step in enumerate(steps):
         for v in reads(step, slots, producers):
@@ -144,11 +164,60 @@ def make_plan(fn: Function) -> Plan:
     for v in registers:  # read only inside its own loop: it lives in a register there
         del slots[v]
     temps = [v for v in temps if v not in registers]
+    regions = {}
+    for n, step in enumerate(steps):
+        if step.instr is not None and step.instr.prim.name in CONTROL:
+            regions[step.instr] = info = plan_regions(step.instr)
+            temps.append(info.scratch)
+            defined[info.scratch], readers[info.scratch] = group_of[n], {group_of[n]}
+    temps.sort(key=lambda v: defined[v])  # first fit below walks definitions in order
     ws_size = _assign_workspace(temps, slots, defined, readers)
     for step in steps:
         if step.instr is not None:
             step.dest = slots.get(step.value)
-    return Plan(slots, steps, ws_size, [[steps[n] for n in g] for g in groups])
+    return Plan(slots, steps, ws_size, [[steps[n] for n in g] for g in groups], regions)
+
+
+# the buffers a loop needs beside its outputs: a second buffer per carry (steps alternate
+# between the two, so a step never overwrites what it reads) and the while loop's predicate
+LOOP_BUFFERS = {
+    "scan": lambda instr: [o.type for o in instr.outs[: instr.params["num_carry"]]],
+    "while_loop": lambda instr: [o.type for o in instr.outs] + [TensorType("bool", ())],
+    "cond": lambda instr: [],
+}
+
+
+@dataclass
+class Regions:
+    """One control-flow instruction's regions (canonical Function and plan, keyed by the id of
+    the region in instr.params) and its scratch buffer: the regions' workspace at offset 0,
+    then LOOP_BUFFERS at `offsets`."""
+
+    fns: dict[int, tuple[Function, Plan]]
+    scratch: Value
+    offsets: list[int]
+
+
+def sub_functions(params: dict) -> list[Function]:
+    """The regions in an instruction's params (a Function, or a tuple of them)."""
+    out = []
+    for v in params.values():
+        for x in v if isinstance(v, tuple) else (v,):
+            if isinstance(x, Function):
+                out.append(x)
+    return out
+
+
+def plan_regions(instr: Instr) -> Regions:
+    fns = {}
+    for region in sub_functions(instr.params):
+        canon = canonical_dots(region)
+        fns[id(region)] = (canon, make_plan(canon))
+    size, offsets = max([p.ws_size for _, p in fns.values()], default=0), []
+    for t in LOOP_BUFFERS[instr.prim.name](instr):
+        offsets.append(-(-size // ALIGN) * ALIGN)
+        size = offsets[-1] + nbytes(t)
+    return Regions(fns, Value(TensorType("i64", (-(-size // 8),))), offsets)
 
 
 def _assign_workspace(temps, slots, defined, readers) -> int:

@@ -1,4 +1,4 @@
 """Primitive records by family, and the numpy-flavoured array API built on them."""
 
-from . import api, elementwise, index, linalg, reduce, shape  # noqa: F401  (registers records)
+from . import api, control, elementwise, index, linalg, reduce, shape  # noqa: F401  (records)
 from .primitive import REGISTRY, Primitive, bind  # noqa: F401

@@ -164,6 +164,8 @@ def _const_value(v: Value, defs):
 
 def _stored_size(value: np.ndarray) -> int:
     """Elements a constant really holds (a broadcast view holds those of its source)."""
+    if value.size == 0:  # numpy gives empty arrays arbitrary strides; they hold nothing
+        return 0
     return int(np.prod([d for d, s in zip(value.shape, value.strides) if s], dtype=np.int64))
 
 
