@@ -67,9 +67,11 @@ class Builder(Handler):
                     self.captured[key] = (x, Value(x.aval, "captured"))
                 return self.captured[key][1]
             x._escaped(_CAPTURE)
-        arr = np.asarray(x)
-        tracer = self.process(SH.const, (), {"value": coerce(arr, TensorType.of(arr)).copy()})
-        return tracer.value
+        arr = coerce(np.asarray(x), TensorType.of(np.asarray(x)))
+        if arr.size > 1 and np.all(arr == arr.flat[0]):  # np.zeros(...): a broadcast scalar
+            scalar = self.process(SH.const, (), {"value": arr.flat[0].reshape(()).copy()})
+            return self.process(SH.broadcast_to, (scalar,), {"shape": arr.shape}).value
+        return self.process(SH.const, (), {"value": arr.copy()}).value
 
     def process(self, prim, args, params):
         values = [self.value_of(a) for a in args]
