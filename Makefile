@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean fuzz oracle
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,30 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest tests
 
-bench: $(STAMP)
+# random programs through every check (tests/fuzz): make fuzz N=2000 [SEED=0] [JOBS=2]
+N ?= 200
+SEED ?= 0
+JOBS ?= 1
+fuzz: $(STAMP)
+	cd tests && GRADJIT_FUZZ_N=$(N) GRADJIT_FUZZ_SEED=$(SEED) ../$(PY) -m fuzz --jobs $(JOBS)
+
+# PyTorch as a test oracle (differential tests skip without it); JAX too, as a benchmark peer
+ORACLE := $(VENV)/.oracle
+$(ORACLE): $(STAMP)
+	$(PY) -m pip install -q -e '.[oracle]'
+	touch $(ORACLE)
+oracle: $(ORACLE)
+
+PEERS := $(VENV)/.peers
+$(PEERS): $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]' || echo "bench: a peer could not be installed; its column says missing"
+	touch $(PEERS)
+
+bench: $(PEERS)
 	$(PY) benchmarks/run.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gradjit tests
+	$(VENV)/bin/ruff check gradjit tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,101 @@
+"""Differential tests of the eager API against PyTorch (the `oracle` extra: torch==2.13.0):
+random sequences of eager ops, their values, gradients and second gradients must agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradjit
+import gradjit.nn.functional as gF
+
+torch = pytest.importorskip("torch")
+tF = pytest.importorskip("torch.nn.functional")
+
+# op name -> (arity, f(lib, F, *xs)); inputs stay in each op's smooth domain (log/sqrt/div take
+# positive operands, no kinks near the sampled points: relu/abs/clamp see values away from them)
+UNARY = {
+    "exp": lambda lib, F, x: lib.exp(x * 0.5),
+    "sin": lambda lib, F, x: lib.sin(x),
+    "tanh": lambda lib, F, x: lib.tanh(x),
+    "sigmoid": lambda lib, F, x: lib.sigmoid(x),
+    "log": lambda lib, F, x: lib.log(x * x + 1.0),
+    "sqrt": lambda lib, F, x: lib.sqrt(x * x + 0.5),
+    "pow3": lambda lib, F, x: x ** 3,
+    "softplus": lambda lib, F, x: F.softplus(x),
+    "neg_scale": lambda lib, F, x: -2.5 * x + 1.0,
+    "mean_keep": lambda lib, F, x: x - x.mean(dim=-1, keepdim=True),
+    "transpose": lambda lib, F, x: x.t() @ x,
+}
+BINARY = {
+    "add": lambda lib, F, x, y: x + y,
+    "mul": lambda lib, F, x, y: x * y,
+    "sub": lambda lib, F, x, y: x - y,
+    "div": lambda lib, F, x, y: x / (y * y + 1.0),
+    "matmul": lambda lib, F, x, y: lib.matmul(x, y.t()),
+    "maximum": lambda lib, F, x, y: lib.maximum(x, y + 3.0),
+}
+
+
+def _program(ops):
+    def run(lib, F, xs):
+        pool = list(xs)
+        for name, i, j in ops:
+            if name in UNARY:
+                out = UNARY[name](lib, F, pool[i % len(pool)])
+            else:
+                out = BINARY[name](lib, F, pool[i % len(pool)], pool[j % len(pool)])
+            if tuple(out.shape) == (3, 3):
+                pool.append(out)
+        return (pool[-1] * pool[-1]).sum() + pool[-2].sum() + 0.1 * (xs[0] * xs[1]).sum()
+
+    return run
+
+
+OPS = st.lists(st.tuples(st.sampled_from(sorted(UNARY) + sorted(BINARY)),
+                         st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=8)
+
+
+def _leaves(lib, data):
+    return [lib.tensor(d, dtype=lib.float64, requires_grad=True) for d in data]
+
+
+@settings(max_examples=25, deadline=None)
+@given(ops=OPS, seed=st.integers(0, 2**31 - 1))
+def test_random_op_sequences_match_pytorch(ops, seed):
+    rng = np.random.default_rng(seed)
+    data = [rng.uniform(-1, 1, (3, 3)) for _ in range(2)]
+    program = _program(ops)
+    results = {}
+    for lib, F in ((gradjit, gF), (torch, tF)):
+        xs = _leaves(lib, data)
+        loss = program(lib, F, xs)
+        grads = lib.autograd.grad(loss, xs, create_graph=True)
+        total = sum((g * g).sum() for g in grads)
+        second = lib.autograd.grad(total, xs, allow_unused=True)
+        results[lib.__name__] = [np.asarray(loss.detach().numpy())] + \
+            [g.detach().numpy() for g in grads] + \
+            [np.zeros((3, 3)) if s is None else s.detach().numpy() for s in second]
+    for got, want in zip(results["gradjit"], results["torch"]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_training_step_matches_pytorch():
+    rng = np.random.default_rng(0)
+    x, labels = rng.normal(size=(8, 5)), rng.integers(0, 3, size=8)
+    W, b = rng.normal(size=(5, 3)), rng.normal(size=3)
+    weights = {}
+    for lib, F in ((gradjit, gF), (torch, tF)):
+        w = lib.tensor(W, requires_grad=True)
+        bias = lib.tensor(b, requires_grad=True)
+        opt = lib.optim.SGD([w, bias], lr=0.1, momentum=0.9, weight_decay=0.01)
+        for _ in range(5):
+            opt.zero_grad()
+            loss = F.cross_entropy(lib.tensor(x) @ w + bias, lib.tensor(labels))
+            loss.backward()
+            opt.step()
+        weights[lib.__name__] = (w.detach().numpy(), bias.detach().numpy())
+    for got, want in zip(weights["gradjit"], weights["torch"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
