@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean fuzz oracle
+.PHONY: demo test bench lint clean fuzz docs oracle
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ $(PEERS): $(STAMP)
 
 bench: $(PEERS)
 	$(PY) benchmarks/run.py
+
+# README's "Command line" section, regenerated from real runs of the gradjit command
+docs: $(STAMP)
+	$(PY) scripts/readme_cli.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gradjit tests benchmarks examples

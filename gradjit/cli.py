@@ -28,11 +28,11 @@ class UserError(Exception):
     """A problem with the user's input, reported without a traceback."""
 
 
-def load_function(target: str):
+def load_function(target: str, command: str = "run"):
     """`path/prog.py:fname` -> the function (the module is imported under its file name)."""
     path, _, name = target.rpartition(":") if ":" in target else (target, "", "")
     if not os.path.exists(path):
-        raise UserError(f"run: no such file: {path}")
+        raise UserError(f"{command}: no such file: {path}")
     spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3] or "prog", path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
@@ -41,7 +41,7 @@ def load_function(target: str):
     if not callable(fn):
         found = [k for k, v in vars(module).items() if callable(v) and not k.startswith("_")
                  and getattr(v, "__module__", None) == module.__name__]
-        raise UserError(f"run: {path} has no function {name!r} (functions there: "
+        raise UserError(f"{command}: {path} has no function {name!r} (functions there: "
                         f"{', '.join(found) or 'none'})")
     return fn
 
@@ -75,7 +75,7 @@ def _flatten_named(value, prefix="result"):
 
 def _prepare(args, command: str):
     """(the transformed function, its label, its arguments) for a run or dump command."""
-    fn = load_function(args.target)
+    fn = load_function(args.target, command)
     try:
         call_args = build_args(fn, args.args, args.seed)
     except ArgError as e:
@@ -205,7 +205,13 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-EXTRA_COMMANDS: list = []  # backend commands (compile, cache) register here
+def _aot_commands(sub):
+    from .cli_compile import add_commands  # compile, cache (imported here: no cycle)
+
+    add_commands(sub)
+
+
+EXTRA_COMMANDS: list = [_aot_commands]  # backend commands (compile, cache) register here
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,8 @@
 
 A spec is a Python literal (`3.0`, `[1, 2]`), a `.npy` file, a fill call (`randn(3,4)`,
 `rand(5)`, `zeros(2,2)`, `ones(3)`, `arange(4)`), or a typed fill (`f32[5]:ones`,
-`f64[3,4]:randn`). Fills are f64 unless typed; random fills use `--seed`.
+`f64[3,4]:randn`; a bare type `f64[100]` is zeros, enough for `compile`, which needs only
+types). Fills are f64 unless typed; random fills use `--seed`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ FILLS = {
     "arange": lambda rng, shape, dt: np.arange(int(np.prod(shape)), dtype=dt).reshape(shape),
 }
 _CALL = re.compile(r"^(\w+)\(([\d,\s]*)\)$")
-_TYPED = re.compile(r"^(\w+\[[\d,]*\]):(\w+)$")
+_TYPED = re.compile(r"^(\w+\[[\d,\s]*\])(?::(\w+))?$")
 
 
 class ArgError(ValueError):
@@ -40,7 +41,7 @@ def parse_value(spec: str, rng: np.random.Generator):
     typed = _TYPED.match(spec)
     if typed:
         t = parse_type(typed.group(1))
-        return _fill(typed.group(2), rng, t.shape, t.np_dtype, spec)
+        return _fill(typed.group(2) or "zeros", rng, t.shape, t.np_dtype, spec)
     call = _CALL.match(spec)
     if call and call.group(1) in FILLS:
         shape = tuple(int(d) for d in call.group(2).replace(" ", "").split(",") if d)

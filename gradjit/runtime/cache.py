@@ -90,3 +90,32 @@ def _make_dirs(sub: str) -> None:
         os.makedirs(root, mode=0o700, exist_ok=True)
         os.chmod(root, 0o700)  # makedirs' mode is filtered by the umask
     os.makedirs(sub, mode=0o700, exist_ok=True)
+
+
+def entries() -> list[str]:
+    """Paths of every entry (and leftover temporary file) in the cache directory."""
+    root = cache_dir()
+    found = []
+    for sub in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        folder = os.path.join(root, sub)
+        if len(sub) == 2 and os.path.isdir(folder):  # only the `<2 hex>/` shards we write
+            found += [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+                      if n.endswith(".o") or n.startswith(".tmp-")]
+    return found
+
+
+def clear() -> tuple[int, int]:
+    """Delete every entry (nothing else in the directory); (entries removed, bytes freed)."""
+    count = freed = 0
+    for path in entries():
+        try:
+            size = os.path.getsize(path)
+            os.unlink(path)
+        except OSError:
+            continue
+        count, freed = count + 1, freed + size
+        try:
+            os.rmdir(os.path.dirname(path))  # the shard, once it is empty
+        except OSError:
+            pass
+    return count, freed

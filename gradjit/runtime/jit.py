@@ -61,9 +61,9 @@ def load_library(path: str) -> None:
     llvm.load_library_permanently(path)
 
 
-def optimize(llvm_ir: str):
+def optimize(llvm_ir: str, tm=None):
     """Parse, verify and run the O3 pipeline (loop and SLP vectorization on)."""
-    tm = target_machine()
+    tm = tm or target_machine()
     mod = llvm.parse_assembly(llvm_ir)
     mod.triple, mod.data_layout = llvm.get_process_triple(), str(tm.target_data)
     mod.verify()
@@ -94,6 +94,21 @@ def assembly(llvm_ir: str) -> str:
 def optimized_ir(llvm_ir: str) -> str:
     with _lock:
         return str(optimize(llvm_ir))
+
+
+def aot_artifact(llvm_ir: str, kind: str, cpu: str = "host"):
+    """Optimized "obj" (bytes), "asm" or "llvm" (text) for ahead-of-time builds: position
+    independent (it goes into a shared library), for the host CPU or a named one."""
+    _init()
+    host = cpu == "host"
+    tm = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name() if host else cpu,
+        features=llvm.get_host_cpu_features().flatten() if host else "", opt=3, reloc="pic")
+    with _lock:
+        mod = optimize(llvm_ir, tm)
+        if kind == "llvm":
+            return str(mod)
+        return tm.emit_object(mod) if kind == "obj" else tm.emit_assembly(mod)
 
 
 class Engine:

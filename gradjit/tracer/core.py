@@ -69,7 +69,8 @@ class Builder(Handler):
             x._escaped(_CAPTURE)
         arr = coerce(np.asarray(x), TensorType.of(np.asarray(x)))
         if arr.size > 1 and np.all(arr == arr.flat[0]):  # np.zeros(...): a broadcast scalar
-            scalar = self.process(SH.const, (), {"value": arr.flat[0].reshape(()).copy()})
+            # a 0-d array, not the numpy scalar arr.flat[0] (CSE keys consts by their array)
+            scalar = self.process(SH.const, (), {"value": np.array(arr.flat[0], arr.dtype)})
             return self.process(SH.broadcast_to, (scalar,), {"shape": arr.shape}).value
         return self.process(SH.const, (), {"value": arr.copy()}).value
 
