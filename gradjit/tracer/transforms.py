@@ -49,7 +49,7 @@ class Transformed:
         self.cache: dict = {}
 
     def _staged(self, args) -> tuple[Staged, list]:
-        loc = user_loc()
+        loc = user_loc() or _definition_loc(self.f)  # called from gradjit's CLI: the def line
         static_nums, argnums = self.static_argnums, None
         if self.argnums is not None:
             nums = _argnums_tuple(self.argnums, len(args), self.op, loc)
@@ -96,6 +96,11 @@ class Transformed:
         if stage in BACKEND_STAGES:
             return _backend_dump(stage, staged.fn)
         return str(staged.raw if stage == "trace" else staged.fn)
+
+
+def _definition_loc(f) -> str | None:
+    code = getattr(f, "__code__", None)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code else None
 
 
 def _with_static(f, static: dict, nargs: int):
