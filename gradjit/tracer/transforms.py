@@ -47,6 +47,8 @@ class Transformed:
             tuple(static_argnums)
         self.backend = backend or default_backend()
         self.cache: dict = {}
+        self.fast: dict = {}  # flat float/array signatures -> a cached Staged (the hot path)
+        self._last_key = None
 
     def _staged(self, args) -> tuple[Staged, list]:
         loc = user_loc() or _definition_loc(self.f)  # called from gradjit's CLI: the def line
@@ -77,10 +79,18 @@ class Transformed:
             staged = Staged(optimize(fn), out_tree, captured, self.backend, raw=fn)
             if not captured:  # captured tracers belong to one outer trace only
                 self.cache[key] = staged
+        self._last_key = key
         return staged, leaves
 
     def __call__(self, *args):
-        staged, leaves = self._staged(args)
+        fast = _flat_signature(args) if not self.static_argnums else None
+        staged = self.fast.get(fast) if fast is not None else None
+        if staged is None:  # the general path: pytrees, static and traced arguments
+            staged, leaves = self._staged(args)
+            if fast is not None and self.cache.get(self._last_key) is staged:
+                self.fast[fast] = staged
+        else:
+            leaves = args
         out = staged.finish(staged.execute(leaves))
         return out if self.post is None else self.post(out)
 
@@ -96,6 +106,21 @@ class Transformed:
         if stage in BACKEND_STAGES:
             return _backend_dump(stage, staged.fn)
         return str(staged.raw if stage == "trace" else staged.fn)
+
+
+def _flat_signature(args):
+    """A cheap cache key for arguments that are all Python floats or numpy arrays, else None
+    (ints are static by value under the derivative transforms; pytrees need flattening)."""
+    key = []
+    for a in args:
+        kind = type(a)
+        if kind is float:
+            key.append(float)
+        elif kind is np.ndarray:
+            key.append((a.dtype, a.shape))
+        else:
+            return None
+    return tuple(key)
 
 
 def _definition_loc(f) -> str | None:
