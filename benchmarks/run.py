@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import workloads as W
 import workloads_more as W2
+import workloads_lstm as W3
 
 import gradjit
 
@@ -106,7 +107,7 @@ def main():
                       [f"{p:>17}" for p in PEERS])
     print(header)
     only = os.environ.get("GRADJIT_BENCH", "")  # e.g. GRADJIT_BENCH=W5,W8: a subset
-    for label, (make, scale) in {**W.WORKLOADS, **W2.WORKLOADS}.items():
+    for label, (make, scale) in {**W.WORKLOADS, **W2.WORKLOADS, **W3.WORKLOADS}.items():
         if only and not any(label.startswith(k + " ") or label.startswith(k) for k in
                             only.split(",")):
             continue

@@ -6,7 +6,7 @@
 """
 
 from . import ir, lax, numpy  # noqa: F401
-from .lax import cond, fori_loop, scan, switch, while_loop  # noqa: F401
+from .lax import checkpoint, cond, fori_loop, scan, switch, while_loop  # noqa: F401
 from .errors import (CodegenError, CompilerBug, ConcretizationError, GradjitError,  # noqa: F401
                      IRParseError, MissingRule, ShapeError, TraceError, UnexpectedTracerError)
 from .ops.api import stop_gradient  # noqa: F401

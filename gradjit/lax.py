@@ -1,10 +1,14 @@
-"""Structured control flow for traced code: `scan`, `fori_loop`, `while_loop`, `cond`, `switch`.
+"""Structured control flow for traced code: `scan`, `fori_loop`, `while_loop`, `cond`, `switch`,
+and `checkpoint` (rematerialization).
 
 Each traces its body once into a region (a sub-Function), however many times it runs, so a
 1,000-step recurrence is one loop in the IR, and its gradient is one reverse loop.
 """
 
 from __future__ import annotations
+
+import functools
+import math
 
 import numpy as np
 
@@ -13,6 +17,7 @@ from .ir.core import Function
 from .ops import api as A
 from .ops import control as C
 from .ops.primitive import user_loc
+from .ops.remat import remat_bind
 from .tracer import pytree
 from .tracer.core import trace_flat
 
@@ -50,8 +55,14 @@ def _leaves_and_types(tree):
     return leaves, td, [A.type_of(x) for x in leaves]
 
 
-def scan(f, init, xs=None, length=None, reverse=False):
-    """carry, ys = scan(f, init, xs): `carry, y = f(carry, x)` for each x along xs' first axis."""
+def scan(f, init, xs=None, length=None, reverse=False, checkpoint=None):
+    """carry, ys = scan(f, init, xs): `carry, y = f(carry, x)` for each x along xs' first axis.
+
+    checkpoint="sqrt": reverse mode stores about 2*sqrt(T) carries instead of T (see _scan_sqrt).
+    """
+    if checkpoint not in (None, "sqrt"):
+        raise TraceError("scan", f"unknown checkpoint={checkpoint!r}; use None or 'sqrt'",
+                         user_loc())
     carry, carry_tree, carry_types = _leaves_and_types(init)
     x_leaves, x_tree, x_types = _leaves_and_types(xs)
     lengths = {t.shape[0] for t in x_types if t.shape}
@@ -61,6 +72,8 @@ def scan(f, init, xs=None, length=None, reverse=False):
         raise TraceError("scan", f"xs must share one leading length (got {sorted(lengths)}) "
                          "or pass length= when there are no xs", user_loc())
     (n,) = lengths
+    if checkpoint == "sqrt" and n > 3:
+        return _scan_sqrt(f, init, xs, n, reverse)
     slice_types = [t.with_shape(t.shape[1:]) for t in x_types]
     in_tree = pytree.flatten((init, xs))[1]
 
@@ -77,6 +90,50 @@ def scan(f, init, xs=None, length=None, reverse=False):
     new_carry, ys = outs[: len(carry)], outs[len(carry):]
     y_tree = out_tree.children[1]
     return pytree.unflatten(carry_tree, new_carry), pytree.unflatten(y_tree, ys)
+
+
+def _scan_sqrt(f, init, xs, n, reverse):
+    """A scan of T = B*K + R steps as a scan over B blocks, each a scan of K ~ sqrt(T) steps,
+    then the R < K left over. Reverse mode of a scan stores only the carry each step saw (the
+    step's intermediates are recomputed from it), so the outer scan stores B block-start
+    carries, and the backward recomputes one block's K carries at a time from its start."""
+    k = math.isqrt(n - 1) + 1  # ceil(sqrt(n))
+    blocks, rest = divmod(n, k)
+    leaves, tree = pytree.flatten(xs)
+    leaves = [A.asarray(x) for x in leaves]
+    # the R left-over steps are the ones that run last: at the end, or at the start if reverse
+    cut = rest if reverse else blocks * k
+    main, tail = ([x[cut:] for x in leaves], [x[:cut] for x in leaves]) if reverse else \
+        ([x[:cut] for x in leaves], [x[cut:] for x in leaves])
+    main = [A.reshape(x, (blocks, k) + A.shape_of(x)[1:]) for x in main]
+    carry, ys = scan(lambda c, xb: scan(f, c, xb, length=k, reverse=reverse), init,
+                     pytree.unflatten(tree, main), length=blocks, reverse=reverse)
+    y_leaves, y_tree = pytree.flatten(ys)
+    y_leaves = [A.reshape(y, (blocks * k,) + A.shape_of(y)[2:]) for y in y_leaves]
+    if rest:
+        carry, ys_tail = scan(f, carry, pytree.unflatten(tree, tail), length=rest,
+                              reverse=reverse)
+        parts = zip(pytree.flatten(ys_tail)[0], y_leaves)
+        y_leaves = [A.concatenate([t, y] if reverse else [y, t]) for t, y in parts]
+    return carry, pytree.unflatten(y_tree, y_leaves)
+
+
+def checkpoint(f):
+    """f, rematerialized: reverse mode keeps only f's operands and recomputes f's
+    intermediates in the backward pass (one `remat` instruction, whose region is f)."""
+
+    @functools.wraps(f)
+    def rematerialized(*args):
+        leaves, tree, types = _leaves_and_types(args)
+        region, consts, out_tree = _closed(f, tree, types, "remat_" + _name(f))
+        return pytree.unflatten(out_tree, remat_bind(region, consts + leaves))
+
+    return rematerialized
+
+
+def _name(f) -> str:
+    name = getattr(f, "__name__", "f")
+    return name if name.isidentifier() else "f"
 
 
 def fori_loop(lower, upper, body_fun, init_val):

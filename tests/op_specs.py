@@ -424,6 +424,7 @@ CONTROL = {  # regions: tests/op_specs_control.py
     "scan": OpSpec(C.scan_draw, C.scan_ref, diff=(0, 1, 2)),
     "cond": OpSpec(C.cond_draw, C.cond_ref, diff=(1, 2)),
     "while_loop": OpSpec(C.while_draw, C.while_ref, diff=(1, 2)),
+    "remat": OpSpec(C.remat_draw, C.remat_ref, diff=(0, 1)),
 }
 
 SPECS: dict[str, OpSpec] = {**ELEMENTWISE, **REDUCTIONS, **SHAPE, **STRUCTURAL, **CONTROL}

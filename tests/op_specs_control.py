@@ -79,3 +79,17 @@ def while_ref(n, a, v, i, cond, body, num_cond_consts, num_body_consts):
     while i < n:
         v, i = np.tanh(v * a) + 0.5 * v, i + 1
     return v, np.int64(i)
+
+
+def _remat_body(x, y):
+    return [A.sin(x) * y, A.exp(x - y) * x]
+
+
+def remat_draw(d):
+    shape = d.shape(max_dims=2, max_side=3)
+    body = trace_region(_remat_body, [_t(shape)] * 2, "body")
+    return [d.values(shape, -1, 1), d.values(shape, -1, 1)], {"body": body}
+
+
+def remat_ref(x, y, body):
+    return np.sin(x) * y, np.exp(x - y) * x

@@ -174,4 +174,11 @@ def cond(em, instr: Instr, dest) -> None:
     b.position_at_end(done)
 
 
-CONTROL = {"scan": scan, "while_loop": while_loop, "cond": cond}
+def remat(em, instr: Instr, dest) -> None:
+    """A rematerialized region: one call (a cond with one branch)."""
+    ws, _ = _scratch(em, instr)
+    _call(em, region(em, instr, instr.params["body"]), [em.buffer(v) for v in instr.args],
+          [em.buffer(o) for o in instr.outs], ws)
+
+
+CONTROL = {"scan": scan, "while_loop": while_loop, "cond": cond, "remat": remat}

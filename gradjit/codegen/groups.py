@@ -16,7 +16,7 @@ FULL_REDUCTIONS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_p
 # expressions that read their operands somewhere other than at their own index
 REMAPS = frozenset({"broadcast_to", "transpose", "slice", "flip", "reshape", "gather"})
 KERNELS = frozenset({"argmax", "dot_general", "concatenate", "pad", "scatter_add", "scan", "cond",
-                     "while_loop"})
+                     "while_loop", "remat"})
 
 
 def is_full_reduction(step) -> bool:

@@ -24,7 +24,7 @@ from ..ir.types import TensorType
 from .canon import canonical_dots
 from .groups import group_steps, reads
 
-CONTROL = frozenset({"scan", "cond", "while_loop"})
+CONTROL = frozenset({"scan", "cond", "while_loop", "remat"})
 KERNELS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "argmax",
                      "dot_general", "concatenate", "pad", "scatter_add"}) | CONTROL
 # expressions that only move or generate data: recomputing them per use costs a load at most
@@ -184,6 +184,7 @@ LOOP_BUFFERS = {
     "scan": lambda instr: [o.type for o in instr.outs[: instr.params["num_carry"]]],
     "while_loop": lambda instr: [o.type for o in instr.outs] + [TensorType("bool", ())],
     "cond": lambda instr: [],
+    "remat": lambda instr: [],
 }
 
 
