@@ -1,0 +1,1 @@
+"""Shrunk fuzz reproducers (a package, so pytest imports them as fuzz.failures.*)."""
