@@ -165,3 +165,10 @@ def test_decorator_forms():
     (value, aux), dy = g(3.0, 4.0)
     assert (value, aux["twice"], dy) == (12.0, 8.0, 3.0)
     assert h(2.0, 3) == 6.0
+
+
+def test_like_constructors_of_a_0d_tracer_are_traced_like_any_shape():
+    # np.take dispatches on its first operand only, so a constant there could not take a traced
+    # index; ones_like of a traced 0-d value must be traced as it is for every other shape
+    f = gradjit.jit(lambda x, i: np.take(np.ones_like(x).reshape(1, -1), i) * x)
+    assert f(2.0, np.array([0])) == pytest.approx([2.0])

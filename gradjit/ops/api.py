@@ -222,7 +222,10 @@ def ones(shape, dtype="f64"):
 
 
 def full_like(x, value, dtype=None):
-    return full(shape_of(x), value, dtype or dtype_of(x))
+    out = full(shape_of(x), value, dtype or dtype_of(x))
+    if is_tracer(x) and not is_tracer(out):  # 0-d: still a traced value, like any other shape
+        out = SH.reshape(out, shape=())
+    return out
 
 
 def zeros_like(x, dtype=None):
