@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..ir.core import Function, Instr, Value
+from ..ir.printer import regions
 from ..ir.types import TensorType
 from .canon import canonical_dots
 from .groups import group_steps, reads
@@ -199,19 +200,9 @@ class Regions:
     offsets: list[int]
 
 
-def sub_functions(params: dict) -> list[Function]:
-    """The regions in an instruction's params (a Function, or a tuple of them)."""
-    out = []
-    for v in params.values():
-        for x in v if isinstance(v, tuple) else (v,):
-            if isinstance(x, Function):
-                out.append(x)
-    return out
-
-
 def plan_regions(instr: Instr) -> Regions:
     fns = {}
-    for region in sub_functions(instr.params):
+    for region in regions(instr.params):
         canon = canonical_dots(region)
         fns[id(region)] = (canon, make_plan(canon))
     size, offsets = max([p.ws_size for _, p in fns.values()], default=0), []

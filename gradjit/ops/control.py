@@ -36,6 +36,15 @@ def _zeros_for(values):
     return [A.zeros_like(v) for v in values]
 
 
+def _placed(n, *groups):
+    """A list of n Nones with values placed: each group is (offset, positions, values)."""
+    out = [None] * n
+    for offset, positions, values in groups:
+        for i, v in zip(positions, values):
+            out[offset + i] = v
+    return out
+
+
 def _split(seq, *sizes):
     out, start = [], 0
     for n in sizes:
@@ -125,14 +134,8 @@ def _scan_vjp(g, *args, out, body, num_consts, num_carry, length, reverse):
     outs = scan_bind(bwd, consts, _zeros_for([consts[i] for i in f_consts]) + ct_init,
                      saved + xs + ct_ys, length, not reverse)
     d_consts, d_carry, d_xs = _split(list(outs), len(f_consts), len(f_carry))
-    result = [None] * len(args)
-    for k, i in enumerate(f_consts):
-        result[i] = d_consts[k]
-    for k, i in enumerate(f_carry):
-        result[num_consts + i] = d_carry[k]
-    for k, i in enumerate(f_xs):
-        result[num_consts + num_carry + i] = d_xs[k]
-    return tuple(result)
+    return tuple(_placed(len(args), (0, f_consts, d_consts), (num_consts, f_carry, d_carry),
+                         (num_consts + num_carry, f_xs, d_xs)))
 
 
 def _scan_jvp(primals, tangents, out, body, num_consts, num_carry, length, reverse):
@@ -148,13 +151,8 @@ def _scan_jvp(primals, tangents, out, body, num_consts, num_carry, length, rever
     def step(*vals):
         c, tc, k, tk, x, tx = _split(vals, num_consts, len(a_consts), num_carry, len(f_carry),
                                      len(xs))
-        tangents_in = [None] * len(body.params)
-        for j, i in enumerate(a_consts):
-            tangents_in[i] = tc[j]
-        for j, i in enumerate(f_carry):
-            tangents_in[num_consts + i] = tk[j]
-        for j, i in enumerate(a_xs):
-            tangents_in[num_consts + num_carry + i] = tx[j]
+        tangents_in = _placed(len(body.params), (0, a_consts, tc), (num_consts, f_carry, tk),
+                              (num_consts + num_carry, a_xs, tx))
         outs, touts = jvp_replay(body, c + k + x, tangents_in)
         touts = [A.zeros_like(o) if t is None else t for o, t in zip(outs, touts)]
         return outs[:num_carry] + [touts[i] for i in f_carry] + outs[num_carry:] + \
@@ -397,12 +395,7 @@ def _while_vjp(g, *args, out, cond, body, num_cond_consts, num_body_consts):
                       [trips - 1] + [gs[i] for i in f_carry] +
                       _zeros_for([bc[i] for i in f_bc]))
     ct_carry, ct_bc = outs[1 : 1 + len(f_carry)], outs[1 + len(f_carry):]
-    result = [None] * len(args)
-    for j, i in enumerate(f_bc):
-        result[len(cc) + i] = ct_bc[j]
-    for j, i in enumerate(f_carry):
-        result[len(cc) + len(bc) + i] = ct_carry[j]
-    return tuple(result)
+    return tuple(_placed(len(args), (len(cc), f_bc, ct_bc), (len(cc) + len(bc), f_carry, ct_carry)))
 
 
 def _while_jvp(primals, tangents, out, cond, body, num_cond_consts, num_body_consts):
@@ -416,11 +409,7 @@ def _while_jvp(primals, tangents, out, cond, body, num_cond_consts, num_body_con
 
     def step(*vals):
         b, tb, c, tc = _split(vals, len(bc), len(a_bc), len(carry))
-        tangents_in = [None] * len(body.params)
-        for j, i in enumerate(a_bc):
-            tangents_in[i] = tb[j]
-        for j, i in enumerate(f_carry):
-            tangents_in[len(bc) + i] = tc[j]
+        tangents_in = _placed(len(body.params), (0, a_bc, tb), (len(bc), f_carry, tc))
         outs, touts = jvp_replay(body, b + c, tangents_in)
         return outs + [A.zeros_like(outs[i]) if touts[i] is None else touts[i] for i in f_carry]
 
