@@ -179,3 +179,33 @@ def test_cache_entries_verify_their_content(tmp_path, monkeypatch):
     header, obj = cache.load("ab" * 32)
     assert obj == b"object bytes" and header["symbol"] == "s"
     assert cache.load("cd" * 32) is None
+
+
+def test_one_compiled_function_called_from_8_threads_at_once():
+    # ctypes releases the GIL, so the calls overlap: each thread needs its own workspace
+    import threading
+
+    def f(a, b):
+        h = np.tanh(a @ b)
+        return np.sum(h * h, axis=1) + np.exp(-a).sum(axis=1)
+
+    g = gradjit.jit(f, backend="llvm")
+    rng = np.random.default_rng(0)
+    inputs = [(rng.normal(size=(64, 48)), rng.normal(size=(48, 32))) for _ in range(8)]
+    expected = [f(a, b) for a, b in inputs]
+    g(*inputs[0])
+    failures = []
+
+    def worker(k):
+        for _ in range(200):
+            got = g(*inputs[k])
+            if not np.allclose(got, expected[k], rtol=1e-12, atol=1e-12):
+                failures.append(k)
+                return
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures

@@ -2,8 +2,8 @@
 
 The fast path passes one tuple of the numpy arrays themselves (`py_object`) to the `<name>_py`
 entry, which checks them and reads their data pointers in compiled code (codegen/entry.py).
-Outputs are fresh arrays; the workspace is one byte array per compiled function, reused across
-calls (so a compiled function with a workspace must not run in two threads at once). When the
+Outputs are fresh arrays; the workspace is one byte array per compiled function and thread,
+reused across that thread's calls (ctypes releases the GIL, so threads run at once). When the
 arrays do not fit (wrong dtype, non-contiguous, a Python number, ...), the inputs are converted
 and the call is made again. If numpy's array layout is not the one entry.py assumes, the C ABI
 entry is used with a pointer array instead (slower: `.ctypes.data` costs ~1-2 µs per array).
@@ -12,6 +12,7 @@ entry is used with a pointer array instead (slower: `.ctypes.data` costs ~1-2 µ
 from __future__ import annotations
 
 import ctypes
+import threading
 import functools
 
 import numpy as np
@@ -71,14 +72,15 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
     """A callable `list of arrays -> list of fresh output arrays` for a loaded object;
     `errors` are the (op, problem) of the object's run-time checks, in status order."""
     specs = [(t.shape, t.np_dtype) for t in out_types]
-    ws = np.empty(max(ws_size, 1), np.uint8)
+    workspace = _per_thread(lambda: np.empty(max(ws_size, 1), np.uint8))
     empty, ndarray = np.empty, np.ndarray
     if not numpy_layout_ok():
-        return _c_abi_runner(engine.address(symbol), ws, specs, in_types, symbol, errors)
+        return _c_abi_runner(engine.address(symbol), workspace, specs, in_types, symbol, errors)
     entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object)(engine.address(symbol + "_py"))
 
     def run(arrays):
         outs = [empty(s, d) for s, d in specs]
+        ws = workspace()
         status = entry((ndarray, ws, *arrays, *outs))
         if status == 1:
             status = entry((ndarray, ws, *_conform(arrays, in_types, symbol), *outs))
@@ -97,15 +99,29 @@ def _raise(errors, k: int):
     raise TraceError(op, problem, hint="indices must lie in [-size, size)")
 
 
-def _c_abi_runner(address, ws, specs, in_types, name, errors):
+def _per_thread(make):
+    """A getter of one object per calling thread, made on first use."""
+    local = threading.local()
+
+    def get():
+        value = getattr(local, "value", None)
+        if value is None:
+            value = local.value = make()
+        return value
+
+    return get
+
+
+def _c_abi_runner(address, workspace, specs, in_types, name, errors):
     entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)(address)
     n = len(in_types) + len(specs) + 1
-    ptrs = (ctypes.c_void_p * n)()
+    pointers = _per_thread(lambda: (ctypes.c_void_p * n)())
 
     def run(arrays):
         arrays = _conform(arrays, in_types, name)
         outs = [np.empty(s, d) for s, d in specs]
-        for k, a in enumerate([*arrays, *outs, ws]):
+        ptrs = pointers()
+        for k, a in enumerate([*arrays, *outs, workspace()]):
             ptrs[k] = a.ctypes.data
         status = entry(ptrs)
         if status:
