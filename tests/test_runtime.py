@@ -209,3 +209,36 @@ def test_one_compiled_function_called_from_8_threads_at_once():
     for t in threads:
         t.join()
     assert not failures
+
+
+def test_in_memory_cache_is_bounded_lru(monkeypatch):
+    import gradjit.runtime as rt
+
+    monkeypatch.setattr(rt, "_MEMORY_MAX", 3)
+    rt._memory.clear()
+    fns = [gradjit.jit(lambda x, k=k: x * k + 1.0).trace(np.ones(4)) for k in range(5)]
+    runners = [rt.compile_function(fn) for fn in fns]
+    assert len(rt._memory) == 3
+    rt.compile_function(fns[2])  # touched: now the most recent
+    rt.compile_function(fns[0])  # evicts the least recent (fns[3])
+    assert rt.compile_function(fns[2]) is runners[2]
+    np.testing.assert_allclose(runners[0]([np.arange(4.0)])[0], np.arange(4.0) * 0 + 1.0)
+    np.testing.assert_allclose(runners[4]([np.arange(4.0)])[0], np.arange(4.0) * 4 + 1.0)
+
+
+def test_compiling_from_several_threads_is_safe():
+    import threading
+
+    results = {}
+
+    def worker(k):
+        f = gradjit.jit(lambda x: np.sin(x) * (k + 1), backend="llvm")
+        results[k] = f(np.linspace(0, 1, 7))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(4):
+        np.testing.assert_allclose(results[k], np.sin(np.linspace(0, 1, 7)) * (k + 1))

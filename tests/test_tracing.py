@@ -172,3 +172,37 @@ def test_like_constructors_of_a_0d_tracer_are_traced_like_any_shape():
     # index; ones_like of a traced 0-d value must be traced as it is for every other shape
     f = gradjit.jit(lambda x, i: np.take(np.ones_like(x).reshape(1, -1), i) * x)
     assert f(2.0, np.array([0])) == pytest.approx([2.0])
+
+
+def test_tracing_in_several_threads_at_once():
+    # each thread has its own trace state: interleaved traces must not see each other's ops
+    import threading
+
+    errors = []
+
+    def worker(k):
+        for i in range(30):
+            f = gradjit.grad(lambda x, i=i: np.sum(np.tanh(x * (k + 1)) ** 2 + x * i),
+                             backend="interp")
+            x = np.linspace(-1, 1, 5 + k)
+            t = np.tanh(x * (k + 1))
+            want = 2 * t * (1 - t * t) * (k + 1) + i
+            try:
+                if not np.allclose(f(x), want, rtol=1e-12):
+                    errors.append((k, i))
+            except Exception as e:  # noqa: BLE001  (any failure in a thread fails the test)
+                errors.append((k, i, e))
+
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, in the middle of traces
+    try:
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors

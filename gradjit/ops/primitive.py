@@ -8,6 +8,7 @@ bind, so the same rule evaluates eagerly on arrays or emits IR under a trace.
 from __future__ import annotations
 
 import contextlib
+import threading
 import os
 import sys
 from dataclasses import dataclass, field
@@ -73,13 +74,21 @@ class Primitive:
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SKIP_DIRS = (_PACKAGE_DIR, os.path.dirname(np.__file__))
-_loc_stack: list[str | None] = []
+class _ThreadState(threading.local):
+    """Each thread traces on its own: its own handler stack and location overrides."""
+
+    def __init__(self):
+        self.handlers: list[Handler] = [_EVAL]
+        self.locs: list[str | None] = []
+
+
 
 
 def user_loc() -> str | None:
     """'file:line' of the innermost frame outside gradjit and numpy (the user's code)."""
-    if _loc_stack:
-        return _loc_stack[-1]
+    locs = _state.locs
+    if locs:
+        return locs[-1]
     frame = sys._getframe(1)
     while frame is not None:
         path = frame.f_code.co_filename
@@ -92,11 +101,11 @@ def user_loc() -> str | None:
 @contextlib.contextmanager
 def loc_override(loc: str | None):
     """Bind calls inside use `loc` (replaying an instruction keeps the user's line)."""
-    _loc_stack.append(loc)
+    _state.locs.append(loc)
     try:
         yield
     finally:
-        _loc_stack.pop()
+        _state.locs.pop()
 
 
 # ---- bind and handlers ------------------------------------------------------------------
@@ -132,22 +141,23 @@ def coerce(result, out_type):
     return np.asarray(result, dtype=out_type.np_dtype)
 
 
-_handlers: list[Handler] = [EvalHandler()]
+_EVAL = EvalHandler()
+_state = _ThreadState()
 
 
 def bind(prim: Primitive, *args, **params):
-    return _handlers[-1].process(prim, args, params)
+    return _state.handlers[-1].process(prim, args, params)
 
 
 @contextlib.contextmanager
 def handler(h: Handler):
-    _handlers.append(h)
+    _state.handlers.append(h)
     try:
         yield h
     finally:
-        popped = _handlers.pop()
+        popped = _state.handlers.pop()
         assert popped is h
 
 
 def active_handlers() -> list[Handler]:
-    return _handlers
+    return _state.handlers

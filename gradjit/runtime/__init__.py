@@ -11,13 +11,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..ir.core import Function
 from . import blas, cache, jit
 from .call import make_runner
 
-_memory: dict[str, object] = {}
+# compiled runners by key, least recently used first; bounded so that a program making many
+# distinct shapes does not keep every engine alive ($GRADJIT_MEMORY_CACHE entries, default 1024)
+_memory: OrderedDict[str, object] = OrderedDict()
+_MEMORY_MAX = int(os.environ.get("GRADJIT_MEMORY_CACHE", "1024"))
+_compiling = threading.Lock()  # one compile at a time: LLVM's engines are not built concurrently
 
 
 @functools.cache
@@ -69,7 +75,17 @@ def compile_function(fn: Function, **options):
     key = _key(fn, opts)
     runner = _memory.get(key)
     if runner is not None:
+        _memory.move_to_end(key)
         return runner
+    with _compiling:
+        runner = _memory.get(key) or _load_or_compile(fn, key, options)
+    _memory[key] = runner
+    while len(_memory) > _MEMORY_MAX:
+        _memory.popitem(last=False)  # runners in use keep their engine alive themselves
+    return runner
+
+
+def _load_or_compile(fn: Function, key: str, options):
     hit = cache.load(key)
     if hit is not None:
         header, obj = hit
@@ -78,10 +94,8 @@ def compile_function(fn: Function, **options):
         obj = jit.compile_object(text)
         header = {"symbol": low.name, "ws_size": low.plan.ws_size, "errors": low.errors}
         cache.store(key, header, obj)
-    runner = make_runner(jit.Engine(obj), header["symbol"], header["ws_size"], fn.in_types,
-                         fn.out_types, [tuple(e) for e in header["errors"]])
-    _memory[key] = runner
-    return runner
+    return make_runner(jit.Engine(obj), header["symbol"], header["ws_size"], fn.in_types,
+                       fn.out_types, [tuple(e) for e in header["errors"]])
 
 
 def llvm_backend(fn: Function):
