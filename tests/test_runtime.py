@@ -242,3 +242,19 @@ def test_compiling_from_several_threads_is_safe():
         t.join()
     for k in range(4):
         np.testing.assert_allclose(results[k], np.sin(np.linspace(0, 1, 7)) * (k + 1))
+
+
+def test_a_cache_directory_others_can_write_is_refused(tmp_path, monkeypatch):
+    import gradjit.runtime as rt
+    from gradjit.runtime import cache
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setenv("GRADJIT_CACHE_DIR", str(shared))
+    rt._memory.clear()
+    fn = gradjit.jit(lambda x: np.cos(x) * 3.0).trace(np.ones(3))
+    with pytest.warns(RuntimeWarning, match="refusing .*others can write"):
+        run = rt.compile_function(fn)
+    np.testing.assert_allclose(run([np.zeros(3)])[0], [3.0, 3.0, 3.0])
+    assert cache.entries() == []  # nothing stored, so nothing can be planted and loaded

@@ -31,12 +31,43 @@ def cache_dir() -> str:
     return os.path.join(base, "gradjit")
 
 
+def _untrusted(folder: str) -> str | None:
+    """Why code must not be loaded from (or stored in) folder, or None when it is the user's own
+    and nobody else can write there (a missing folder is fine: we create it 0700)."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"it is owned by another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"others can write to it (mode {oct(st.st_mode & 0o777)})"
+    return None
+
+
+def _refused(key: str) -> bool:
+    """True (with one warning per directory) when the cache directory is not trustworthy."""
+    for folder in (cache_dir(), os.path.dirname(_path(key))):
+        reason = _untrusted(folder)
+        if reason:
+            if folder not in _warned:
+                _warned.add(folder)
+                warnings.warn(f"gradjit cache: refusing {folder}: {reason}; compiled code is "
+                              "cached in memory only (hint: use a directory only you can "
+                              "write, e.g. unset GRADJIT_CACHE_DIR)", RuntimeWarning,
+                              stacklevel=4)
+            return True
+    return False
+
+
 def _path(key: str) -> str:
     return os.path.join(cache_dir(), key[:2], key + ".o")
 
 
 def load(key: str) -> tuple[dict, bytes] | None:
-    """(header, object code) of a verified entry, or None (missing or damaged)."""
+    """(header, object code) of a verified entry, or None (missing, damaged or untrusted)."""
+    if _refused(key):
+        return None
     try:
         with open(_path(key), "rb") as f:
             data = f.read()
@@ -63,6 +94,8 @@ def store(key: str, header: dict, obj: bytes) -> bool:
     head = json.dumps(dict(header, key=key), sort_keys=True).encode()
     payload = struct.pack("<I", len(head)) + head + obj
     path = _path(key)
+    if _refused(key):
+        return False
     try:
         _make_dirs(os.path.dirname(path))
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
