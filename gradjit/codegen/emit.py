@@ -241,6 +241,8 @@ class Emitter:
 
     def expr(self, v: Value, idx) -> ir.Value:
         instr = self.producers[v]
+        if isinstance(idx, Flat) and v.type.size == 1:  # flat_ok admits one-element subtrees
+            idx = [i64(0)] * v.type.ndim  # whose rules (slice, gather) need an index list
         rule = EXPRS.get(instr.prim.name)
         if rule is not None:
             return rule(self, instr, idx)

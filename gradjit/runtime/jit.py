@@ -15,6 +15,8 @@ import threading
 import llvmlite
 import llvmlite.binding as llvm
 
+from ..errors import CodegenError, CompilerBug
+
 log = logging.getLogger("gradjit.runtime")
 STATS = {"compiles": 0, "loads": 0}
 _lock = threading.Lock()
@@ -62,16 +64,35 @@ def load_library(path: str) -> None:
 
 
 def optimize(llvm_ir: str, tm=None):
-    """Parse, verify and run the O3 pipeline (loop and SLP vectorization on)."""
+    """Parse, verify and run the O3 pipeline (loop and SLP vectorization on), then verify the
+    result: LLVM 22's SLP vectorizer can emit a use before its definition in fully unrolled
+    straight-line code, and machine codegen then *aborts the process* on such IR. So an invalid
+    result is retried without SLP, and a still invalid one is a CodegenError, never an abort."""
     tm = tm or target_machine()
-    mod = llvm.parse_assembly(llvm_ir)
+    for slp in (True, False):
+        mod = _parse(llvm_ir, tm)
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = slp
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        try:
+            mod.verify()
+            return mod
+        except RuntimeError as e:
+            problem = str(e).splitlines()[0] if str(e) else "invalid module"
+            log.info("LLVM optimizer (slp=%s) produced invalid IR: %s", slp, problem)
+    raise CodegenError("llvm", f"the LLVM optimizer produced invalid IR ({problem})",
+                       hint="run with backend='interp' and report this program")
+
+
+def _parse(llvm_ir: str, tm):
+    try:
+        mod = llvm.parse_assembly(llvm_ir)
+        mod.verify()
+    except RuntimeError as e:  # our IR is wrong: a compiler bug, reported before LLVM aborts
+        raise CompilerBug("codegen", f"invalid LLVM IR: {e}") from None
     mod.triple, mod.data_layout = llvm.get_process_triple(), str(tm.target_data)
-    mod.verify()
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
-    pto.loop_vectorization = True
-    pto.slp_vectorization = True
-    pb = llvm.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
     return mod
 
 
