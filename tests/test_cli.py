@@ -120,3 +120,16 @@ def test_bad_usage_exits_2():
     assert gradjit_cmd("frobnicate", check=False).returncode == 2
     for sub in ("run", "dump"):
         assert "usage:" in gradjit_cmd(sub, "--help").stdout
+
+
+@pytest.mark.parametrize("name, words", [
+    ("tanh_gauss", ["x=f64[5]"]),
+    ("rosenbrock", ["x=f64[4]"]),
+])
+def test_dump_opt_matches_the_golden_gradient_ir(name, words):
+    # the same golden text tests/test_golden.py checks through the Python API
+    golden = os.path.join(HERE, "golden", f"{name}.txt")
+    prog = os.path.join(HERE, "golden_programs.py")
+    out = gradjit_cmd("dump", f"{prog}:{name}", "--args", *words, "--grad", "--stage", "opt")
+    with open(golden) as f:
+        assert out.stdout == f.read()
