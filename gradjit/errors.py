@@ -66,6 +66,10 @@ class UnexpectedTracerError(TraceError):
     """A traced value escaped the trace that made it."""
 
 
+class ResourceLimitError(GradjitError, MemoryError):
+    """A compiled function would need more memory than the configured limit."""
+
+
 class IRParseError(GradjitError, ValueError):
     """Malformed IR text (the message gives line and column)."""
 

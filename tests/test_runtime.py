@@ -258,3 +258,39 @@ def test_a_cache_directory_others_can_write_is_refused(tmp_path, monkeypatch):
         run = rt.compile_function(fn)
     np.testing.assert_allclose(run([np.zeros(3)])[0], [3.0, 3.0, 3.0])
     assert cache.entries() == []  # nothing stored, so nothing can be planted and loaded
+
+
+def test_a_call_over_the_memory_limit_is_refused_before_allocating(monkeypatch):
+    import gradjit.runtime as rt
+
+    monkeypatch.setenv("GRADJIT_MEMORY_LIMIT", "1M")
+    rt._memory.clear()
+    f = gradjit.jit(lambda x: np.outer(x, x) * 2.0, backend="llvm")
+    with pytest.raises(MemoryError, match=r"needs 7\.63 GiB .* over the limit of 0\.00 GiB"):
+        f(np.ones(32000))  # a 32000 x 32000 f64 output: refused, not attempted
+    np.testing.assert_allclose(f(np.ones(4)), np.full((4, 4), 2.0))  # small calls still run
+
+
+def test_four_processes_compiling_the_same_function_all_succeed(tmp_path):
+    # a shared cache directory, cold: every process compiles and stores; one valid entry remains
+    script = (
+        "import numpy as np, gradjit\n"
+        "f = gradjit.jit(lambda x: np.sum(np.tanh(x) * np.exp(-x * x)), backend='llvm')\n"
+        "x = np.linspace(-1, 1, 1000)\n"
+        "print(repr(float(f(x))))\n")
+    env = dict(os.environ, GRADJIT_CACHE_DIR=str(tmp_path / "shared"))
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    x = np.linspace(-1, 1, 1000)
+    want = float(np.sum(np.tanh(x) * np.exp(-x * x)))
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert float(out) == pytest.approx(want, rel=1e-12)
+    from gradjit.runtime import cache
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRADJIT_CACHE_DIR", str(tmp_path / "shared"))
+        entries = [e for e in cache.entries() if e.endswith(".o")]
+        assert len(entries) == 1
+        assert not [e for e in cache.entries() if ".tmp-" in e]

@@ -12,6 +12,7 @@ entry is used with a pointer array instead (slower: `.ctypes.data` costs ~1-2 µ
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import functools
 
@@ -30,7 +31,7 @@ from ..codegen.entry import (
     TUPLE_ITEMS,
     TUPLE_SIZE,
 )
-from ..errors import CompilerBug, TraceError
+from ..errors import CompilerBug, ResourceLimitError, TraceError
 
 
 @functools.cache
@@ -68,9 +69,36 @@ def _conform(arrays, in_types, name):
     return out
 
 
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_limit() -> int:
+    """Bytes one call may allocate (workspace + outputs): $GRADJIT_MEMORY_LIMIT (e.g. 4G), else
+    the machine's physical memory."""
+    text = os.environ.get("GRADJIT_MEMORY_LIMIT", "").strip().upper().rstrip("B")
+    if text:
+        unit = text[-1] if text[-1] in _UNITS else ""
+        return int(float(text[: len(text) - len(unit)]) * _UNITS[unit])
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+
+
+def _check_memory(symbol: str, ws_size: int, out_types) -> None:
+    need = ws_size + sum(t.size * t.np_dtype.itemsize for t in out_types)
+    limit = memory_limit()
+    if need > limit:
+        raise ResourceLimitError(
+            symbol, f"a call needs {need / 2**30:.2f} GiB (workspace {ws_size / 2**30:.2f} GiB "
+            f"plus outputs), over the limit of {limit / 2**30:.2f} GiB",
+            hint="use smaller arrays, or raise GRADJIT_MEMORY_LIMIT (e.g. 64G)")
+
+
 def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=()):
     """A callable `list of arrays -> list of fresh output arrays` for a loaded object;
     `errors` are the (op, problem) of the object's run-time checks, in status order."""
+    _check_memory(symbol, ws_size, out_types)  # before anything is allocated
     specs = [(t.shape, t.np_dtype) for t in out_types]
     workspace = _per_thread(lambda: np.empty(max(ws_size, 1), np.uint8))
     empty, ndarray = np.empty, np.ndarray
