@@ -2,6 +2,8 @@
 
 - `int32_t <name>(void **args)`: the C ABI (inputs, outputs, workspace pointers), for AOT and C;
   returns 0, or k when run-time check k failed (an index out of range; see Lowered.errors).
+- `i32 <name>_s(double..., double *out, ptr ws)`: only when every input and output is an f64
+  scalar: Python floats in, floats out, without a numpy object on the way.
 - `i32 <name>_py(tuple)`: what the runtime calls through ctypes with one `py_object`, the tuple
   `(numpy.ndarray, workspace, inputs..., outputs...)`, so a call costs one ctypes call with one
   argument and no `.ctypes.data` lookups; returns 0, 1 (arguments refused) or k + 1 (check k
@@ -17,7 +19,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..ir.core import Function
-from .ltypes import I8, I32, I64, PTR, i64
+from .ltypes import F64, I8, I32, I64, PTR, i64
 
 # numpy's PyArrayObject_fields / PyArray_Descr layout on 64-bit CPython (numpy 1.x and 2.x)
 OB_TYPE, DATA, NDIM, DIMS, DESCR, FLAGS = 8, 16, 24, 32, 56, 64
@@ -31,6 +33,30 @@ TYPE_NUMS = {"bool": (0,), "i32": (5,), "i64": (7, 9), "f32": (11,), "f64": (12,
 def add_entries(module: ir.Module, name: str, fn: Function, body: ir.Function) -> None:
     _c_entry(module, name, body)
     _py_entry(module, name, fn, body)
+    if is_scalar(fn):
+        _scalar_entry(module, name, fn, body)
+
+
+def is_scalar(fn: Function) -> bool:
+    """Every input and output an f64 scalar: such a function also gets the `_s` entry."""
+    return all(v.type.ndim == 0 and v.type.dtype == "f64" for v in [*fn.params, *fn.results])
+
+
+def _scalar_entry(module, name, fn: Function, body):
+    """`i32 <name>_s(double x0, ..., double *out, ptr ws)`: inputs in registers, outputs into
+    out[0..n), no arrays at all. The runtime calls it for Python-float arguments (a call costs
+    one ctypes call and no numpy objects; see runtime/call.py)."""
+    n_in = len(fn.params)
+    f = ir.Function(module, ir.FunctionType(I32, [F64] * n_in + [PTR, PTR]), name + "_s")
+    b = ir.IRBuilder(f.append_basic_block("entry"))
+    slots = []
+    for x in f.args[:n_in]:
+        slot = b.alloca(F64)
+        b.store(x, slot)
+        slots.append(slot)
+    out, ws = f.args[n_in], f.args[n_in + 1]
+    outs = [b.gep(out, [i64(k)], source_etype=F64) for k in range(len(fn.results))]
+    b.ret(b.call(body, slots + outs + [ws]))
 
 
 def _c_entry(module, name, body):

@@ -31,7 +31,7 @@ from ..codegen.entry import (
     TUPLE_ITEMS,
     TUPLE_SIZE,
 )
-from ..errors import CompilerBug, ResourceLimitError, TraceError
+from ..errors import CompilerBug, IndexingError, ResourceLimitError, TraceError
 
 
 @functools.cache
@@ -103,7 +103,11 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
     workspace = _per_thread(lambda: np.empty(max(ws_size, 1), np.uint8))
     empty, ndarray = np.empty, np.ndarray
     if not numpy_layout_ok():
-        return _c_abi_runner(engine.address(symbol), workspace, specs, in_types, symbol, errors)
+        run = _c_abi_runner(engine.address(symbol), workspace, specs, in_types, symbol, errors)
+        run.workspace_bytes = ws_size
+        run.scalar = _scalar_runner(engine, symbol, ws_size, len(in_types), len(out_types),
+                                    errors)
+        return run
     entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object)(engine.address(symbol + "_py"))
 
     def run(arrays):
@@ -119,12 +123,38 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
         return outs
 
     run.engine = engine  # the engine owns the code: keep it alive with the runner
+    run.workspace_bytes = ws_size  # public: scratch bytes per call (and thread), for reports
+    run.scalar = _scalar_runner(engine, symbol, ws_size, len(in_types), len(out_types), errors)
+    return run
+
+
+def _scalar_runner(engine, symbol, ws_size, n_in, n_out, errors):
+    """`floats -> the outputs as a ctypes array of doubles` (this thread's buffer: read it
+    before this thread's next call) through the `_s` entry (codegen/entry.py), or None when
+    the function has none (not all-f64-scalar) or needs a workspace."""
+    try:
+        address = engine.address(symbol + "_s")
+    except KeyError:
+        return None
+    if ws_size:
+        return None
+    entry = ctypes.CFUNCTYPE(ctypes.c_int32, *[ctypes.c_double] * n_in, ctypes.c_void_p,
+                             ctypes.c_void_p)(address)
+    buffer = _per_thread(lambda: (ctypes.c_double * max(n_out, 1))())
+    address = _per_thread(lambda: ctypes.addressof(buffer()))  # an int converts fastest
+
+    def run(*xs):
+        status = entry(*xs, address(), None)
+        if status:
+            _raise(errors, status)
+        return buffer()
+
     return run
 
 
 def _raise(errors, k: int):
-    op, problem = errors[k - 1]
-    raise TraceError(op, problem, hint="indices must lie in [-size, size)")
+    op, problem, loc = errors[k - 1]
+    raise IndexingError(op, problem, loc, hint="indices must lie in [-size, size)")
 
 
 def _per_thread(make):

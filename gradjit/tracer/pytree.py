@@ -51,3 +51,31 @@ def _unflatten(td: TreeDef, it):
     if td.kind == "dict":
         return dict(zip(td.keys, children))
     return tuple(children) if td.kind == "tuple" else children
+
+
+def expression(treedef: TreeDef, leaves: list[str], names: dict) -> str:
+    """Python source building the tree from the leaves' source expressions (in order); dict
+    keys go into `names` (for hot paths that compile one function per signature)."""
+    it = iter(leaves)
+
+    def build(td: TreeDef) -> str:
+        if td.kind == "leaf":
+            return next(it)
+        if td.kind == "none":
+            return "None"
+        parts = [build(c) for c in td.children]
+        if td.kind == "dict":
+            names[f"_keys{len(names)}"] = td.keys
+            return f"dict(zip(_keys{len(names) - 1}, ({', '.join(parts)},)))"
+        if td.kind == "tuple":
+            return f"({', '.join(parts)},)" if parts else "()"
+        return f"[{', '.join(parts)}]"
+
+    return build(treedef)
+
+
+def builder(treedef: TreeDef):
+    """A function `leaves -> tree` compiled for treedef once."""
+    names: dict = {}
+    expr = expression(treedef, [f"leaves[{k}]" for k in range(treedef.num_leaves)], names)
+    return eval(f"lambda leaves: {expr}", names)  # noqa: S307 (our own generated source)

@@ -7,8 +7,11 @@ it runs the backend on concrete arrays, or inlines the Function when the argumen
 
 from __future__ import annotations
 
+import collections
 import inspect
 import os
+import sys
+import traceback
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +21,7 @@ from ..ir import interp
 from ..ir.core import Function
 from ..ir.types import TensorType
 from ..ops import api as A
+from ..ops.primitive import _SKIP_DIRS
 from . import pytree
 from .core import Tracer, any_tracer, inline, trace_flat
 
@@ -80,9 +84,24 @@ def trace_user(f, args, infos, hints, name) -> Traced:
         out_leaves, box["tree"] = pytree.flatten(out)
         return out_leaves
 
-    fn, captured = trace_flat(flat, [i.type for i in infos], name, hints,
-                              [i.weak for i in infos])
+    try:
+        fn, captured = trace_flat(flat, [i.type for i in infos], name, hints,
+                                  [i.weak for i in infos])
+    except RecursionError as e:  # reported from the user's recursive call, not from inside us
+        raise _recursion_error(e) from None
     return Traced(fn, box["tree"], captured)
+
+
+def _recursion_error(e: RecursionError) -> TraceError:
+    """The user's line that recursed most often (the recursive call) and what to do instead."""
+    frames = [f"{fs.filename}:{fs.lineno}" for fs in traceback.extract_tb(e.__traceback__)
+              if not fs.filename.startswith(_SKIP_DIRS)]
+    loc = collections.Counter(frames).most_common(1)[0][0] if frames else None
+    return TraceError("trace", f"the function recursed past Python's limit of "
+                      f"{sys.getrecursionlimit()} frames while being traced (a recursion that "
+                      "never ends, or whose depth depends on traced values)", loc,
+                      "bound the recursion by a Python int (static_argnums), or write the loop "
+                      "with gradjit.while_loop / fori_loop / scan")
 
 
 # ---- backends ----------------------------------------------------------------------------
@@ -123,10 +142,36 @@ class Staged:
         args = list(leaves) + self.captured
         if any_tracer(args):
             return inline(self.fn, args)
+        arrays = [np.asarray(a, dtype=p.type.np_dtype) for a, p in zip(args, self.fn.params)]
+        return self.runner()(arrays)
+
+    def runner(self):
         if self._runner is None:
             self._runner = BACKENDS[self.backend](self.fn)
-        arrays = [np.asarray(a, dtype=p.type.np_dtype) for a, p in zip(args, self.fn.params)]
-        return self._runner(arrays)
+        return self._runner
+
+    def fast_call(self, all_floats: bool, post=None):
+        """`args -> result` for concrete leaves of one signature (no captured values), compiled
+        once with every per-call decision taken here: Python floats into an all-f64-scalar
+        function go through the runner's scalar entry (no numpy objects on the way in)."""
+        run = self.runner()
+        scalar = getattr(run, "scalar", None) if all_floats else None
+        names = {"run": run, "scalar": scalar, "post": post, "f64": np.float64,
+                 "asarray": np.asarray, "dtypes": [p.type.np_dtype for p in self.fn.params]}
+        outs = []
+        for k, t in enumerate(self.fn.out_types):
+            if scalar is not None:
+                outs.append(f"f64(o[{k}])")
+            else:
+                outs.append(f"o[{k}][()]" if t.ndim == 0 else f"o[{k}]")
+        tree = pytree.expression(self.out_tree, outs, names)
+        if scalar is not None:
+            first = "o = scalar(*args)"
+        else:
+            first = "o = run([asarray(a, d) for a, d in zip(args, dtypes)])"
+        result = tree if post is None else f"post({tree})"
+        exec(f"def call(args):\n    {first}\n    return {result}\n", names)  # noqa: S102
+        return names["call"]
 
     def finish(self, outs):
         outs = [o[()] if isinstance(o, np.ndarray) and o.ndim == 0 else o for o in outs]

@@ -8,6 +8,7 @@ enclosing trace for traced ones, which is what makes grad(grad(f)) work to any o
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from .staging import (Staged, Traced, fn_name, leaf_info, leaf_names,
                       default_backend, trace_user)
 from .core import trace_flat
 
+# signatures one transform keeps staged (each holds its compiled runner): the runtime's memory
+# cache bound ($GRADJIT_MEMORY_CACHE), which a transform called with ever new shapes would
+# otherwise defeat by keeping every runner alive itself
+MAX_SIGNATURES = int(os.environ.get("GRADJIT_MEMORY_CACHE", "1024"))
 
 def _argnums_tuple(argnums, nargs, op, loc) -> tuple[int, ...]:
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
@@ -47,7 +52,7 @@ class Transformed:
             tuple(static_argnums)
         self.backend = backend or default_backend()
         self.cache: dict = {}
-        self.fast: dict = {}  # flat float/array signatures -> a cached Staged (the hot path)
+        self.fast: dict = {}  # flat float/array signatures -> a specialized call (hot path)
         self._last_key = None
 
     def _staged(self, args) -> tuple[Staged, list]:
@@ -79,18 +84,21 @@ class Transformed:
             staged = Staged(optimize(fn), out_tree, captured, self.backend, raw=fn)
             if not captured:  # captured tracers belong to one outer trace only
                 self.cache[key] = staged
+                if len(self.cache) > MAX_SIGNATURES:  # the oldest goes, with its compiled code
+                    del self.cache[next(iter(self.cache))]
+                    self.fast.clear()  # (its hot-path entries refill from self.cache)
         self._last_key = key
         return staged, leaves
 
     def __call__(self, *args):
         fast = _flat_signature(args) if not self.static_argnums else None
-        staged = self.fast.get(fast) if fast is not None else None
-        if staged is None:  # the general path: pytrees, static and traced arguments
-            staged, leaves = self._staged(args)
-            if fast is not None and self.cache.get(self._last_key) is staged:
-                self.fast[fast] = staged
-        else:
-            leaves = args
+        call = self.fast.get(fast) if fast is not None else None
+        if call is not None:  # the hot path: a signature seen before, concrete flat arguments
+            return call(args)
+        staged, leaves = self._staged(args)  # pytrees, static and traced arguments
+        if fast is not None and not staged.captured and self.cache.get(self._last_key) is staged:
+            self.fast[fast] = call = staged.fast_call(all(k is float for k in fast), self.post)
+            return call(args)
         out = staged.finish(staged.execute(leaves))
         return out if self.post is None else self.post(out)
 
