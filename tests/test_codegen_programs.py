@@ -59,3 +59,18 @@ def test_compiled_equals_interpreted(prog, order):
     want = TRANSFORMS[order](prog, "interp")(*args)
     got = TRANSFORMS[order](prog, "llvm")(*args)
     assert_trees_close(got, want, "f32" in prog.flags)
+
+
+@pytest.mark.parametrize("prog", P.PROGRAMS, ids=[p.name for p in P.PROGRAMS])
+def test_function_split_into_parts_equals_interpreted(prog):
+    """Big functions are emitted as internal parts (codegen/emit.py PART_GROUPS); here every
+    loop group is its own part, so every value that crosses groups crosses functions."""
+    from gradjit.ir import interp
+    from gradjit.runtime import compile_function
+
+    args = prog.args()
+    g = gradjit.grad(prog.fn, argnums=prog.argnums)
+    fn = g.trace(*args)
+    arrays = [np.asarray(a, p.type.np_dtype) for a, p in zip(fd.leaves(args), fn.params)]
+    got = compile_function(fn, part_groups=1)(arrays)
+    assert_trees_close(got, interp.run(fn, arrays), "f32" in prog.flags)
