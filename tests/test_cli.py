@@ -66,7 +66,7 @@ def test_dump_python_runs_in_a_fresh_interpreter_and_matches(tmp_path):
     assert "import gradjit" not in out.stdout
     module = tmp_path / "grad_chain.py"
     module.write_text(out.stdout + "\nimport sys\nimport numpy as np\n"
-                      "print(repr(grad_chain(np.arange(5.0))[1].tolist()))\n")
+                      "print(repr(grad_chain(np.arange(5.0))[0].tolist()))\n")
     run = subprocess.run([sys.executable, "-I", str(module)], capture_output=True, text=True,
                          check=True)
     got = np.array(eval(run.stdout))
@@ -77,9 +77,11 @@ def test_dump_stages_and_dot():
     text = gradjit_cmd("dump", f"{PROG}:chain", "--args", "x=ones(4)", "--grad",
                        "--stage", "all").stdout
     assert "// ---- trace ----" in text and "// ---- opt ----" in text
+    # the trace computes value and gradient; grad runs without the value
     assert "func @grad_chain(%x: f64[4]) -> (f64[], f64[4])" in text
+    assert "func @grad_chain(%x: f64[4]) -> f64[4]" in text
     dot = gradjit_cmd("dump", f"{PROG}:chain", "--args", "x=ones(4)", "--grad",
-                      "--format", "dot").stdout
+                      "--stage", "trace", "--format", "dot").stdout
     assert dot.startswith('digraph "grad_chain" {') and dot.rstrip().endswith("}")
     assert "#cfe2ff" in dot and "#ffe0b3" in dot  # primal and adjoint nodes told apart
     nodes = {line.split()[0] for line in dot.splitlines() if "[label=" in line}

@@ -43,13 +43,14 @@ def test_gradient_ir_matches_golden(name):
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_ir_computes_the_gradient(name):
-    """The stored text parses, verifies, and (interpreted) gives f and its gradient."""
+    """The stored text parses, verifies, and (interpreted) gives f's gradient; grad runs
+    without f's value (only the trace keeps it), so no result is a scalar copy of f."""
     f, argnums, make_args = GOLDEN[name]
     args = make_args()
     fn = verify(parse((GOLDEN_DIR / f"{name}.txt").read_text()))
     inputs = [np.asarray(x, p.type.np_dtype) for x, p in zip(fd.leaves(list(args)), fn.params)]
-    value, *grads = interp.run(fn, inputs)
-    np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+    grads = interp.run(fn, inputs)
+    assert len(grads) == len(fd.leaves(fd.wrt(args, argnums)))
     v = fd.random_like(np.random.default_rng(3), fd.wrt(args, argnums))
     want = float(fd.directional_fd(f, args, argnums, v, 1e-6))
     got = fd.vdot(grads, v)

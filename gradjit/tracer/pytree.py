@@ -17,6 +17,7 @@ class TreeDef:
 
 
 LEAF = TreeDef("leaf")
+NONE = TreeDef("none")
 
 
 def flatten(tree) -> tuple[list, TreeDef]:

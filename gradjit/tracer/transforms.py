@@ -75,16 +75,19 @@ class Transformed:
             hash(key)
         except TypeError:
             raise TraceError(self.op, "static arguments must be hashable", loc) from None
-        staged = self.cache.get(key)
-        if staged is None:
+        staged = self.cache.pop(key, None)
+        if staged is not None:  # back in as the most recent: the least recently used goes first
+            self.cache[key] = staged
+        else:
             f = _with_static(self.f, dict(static), len(args)) if static else self.f
             names = None if static else leaf_names(self.f, args, None)
             traced = trace_user(f, dynamic, infos, names, fn_name(self.f))
             fn, out_tree, captured = self.build(traced, dynamic, infos, loc, argnums)
-            staged = Staged(optimize(fn), out_tree, captured, self.backend, raw=fn)
+            staged = Staged(optimize(_unused_dropped(fn)), out_tree, captured, self.backend,
+                            raw=fn)
             if not captured:  # captured tracers belong to one outer trace only
                 self.cache[key] = staged
-                if len(self.cache) > MAX_SIGNATURES:  # the oldest goes, with its compiled code
+                if len(self.cache) > MAX_SIGNATURES:  # the stalest goes, with its compiled code
                     del self.cache[next(iter(self.cache))]
                     self.fast.clear()  # (its hot-path entries refill from self.cache)
         self._last_key = key
@@ -114,6 +117,18 @@ class Transformed:
         if stage in BACKEND_STAGES:
             return _backend_dump(stage, staged.fn)
         return str(staged.raw if stage == "trace" else staged.fn)
+
+
+def _unused_dropped(fn: Function) -> Function:
+    """fn without its first `meta["unused_results"]` results: grad traces value and gradient
+    (the trace dump shows both) but runs without the value, so what only the value needs
+    (W2's log1p, a final reduction) is not computed at all."""
+    k = fn.meta.get("unused_results", 0)
+    if not k:
+        return fn
+    meta = {key: v for key, v in fn.meta.items() if key != "unused_results"}
+    meta["primal_results"] = meta.get("primal_results", k) - k
+    return Function(fn.name, fn.params, fn.body, fn.results[k:], meta)
 
 
 def _flat_signature(args):
@@ -170,8 +185,9 @@ def _grads_tree(dynamic, argnums, argnums_is_int, grads):
     return out[0] if argnums_is_int else tuple(out)
 
 
-def value_and_grad(f=None, argnums=0, has_aux=False, backend=None, post=None):
-    """f -> (value, gradient); value is f's scalar output (and aux, with has_aux)."""
+def value_and_grad(f=None, argnums=0, has_aux=False, backend=None, post=None, value=True):
+    """f -> (value, gradient); value is f's scalar output (and aux, with has_aux). With
+    value=False (what grad uses) the value is not computed: None stands in its place."""
     if f is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux,
                                  backend=backend)
@@ -206,7 +222,12 @@ def value_and_grad(f=None, argnums=0, has_aux=False, backend=None, post=None):
                                    [p.hint for p in fn.params], [i.weak for i in infos])
         gfn.meta["primal_results"] = len(fn.results)  # the value comes first, then gradients
         grads_struct = _grads_tree(dynamic, nums, isinstance(argnums, int), wrt)
-        tree = pytree.TreeDef("tuple", (traced.out_tree, pytree.flatten(grads_struct)[1]))
+        out_tree = traced.out_tree
+        if not value:
+            gfn.meta["unused_results"] = 1
+            out_tree = pytree.TreeDef("tuple", (pytree.NONE, out_tree.children[1])) \
+                if has_aux else pytree.NONE
+        tree = pytree.TreeDef("tuple", (out_tree, pytree.flatten(grads_struct)[1]))
         return gfn, tree, captured
 
     return Transformed(f, op, build, backend=backend, argnums=argnums, post=post)
@@ -217,7 +238,7 @@ def grad(f=None, argnums=0, has_aux=False, backend=None):
     if f is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux, backend=backend)
     post = (lambda r: (r[1], r[0][1])) if has_aux else (lambda r: r[1])
-    return value_and_grad(f, argnums, has_aux, backend, post=post)
+    return value_and_grad(f, argnums, has_aux, backend, post=post, value=False)
 
 
 def jit(f=None, static_argnums=(), backend=None):
