@@ -10,7 +10,7 @@ from gradjit.codegen.canon import canonical_dots
 
 
 def plan_of(f, *args, grad=False):
-    fn = (gradjit.grad(f) if grad else gradjit.jit(f)).trace(*args)
+    fn = (gradjit.value_and_grad(f) if grad else gradjit.jit(f)).trace(*args)
     return lower(fn).plan
 
 

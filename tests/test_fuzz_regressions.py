@@ -68,6 +68,7 @@ def test_simplify_does_not_depend_on_the_strides_of_an_empty_constant():
 
     fn = gradjit.grad(f).trace(np.ones((1, 1, 1)))
     raw = parse(gradjit.grad(f).dump(np.ones((1, 1, 1)), stage="trace"))
+    raw.results = raw.results[1:]  # the trace returns the value too; grad runs without it
     assert str(optimize(raw)) == str(fn)
 
 

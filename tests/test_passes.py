@@ -127,3 +127,54 @@ def test_select_with_equal_branches(n):
   return %1
 }"""
     _check(lambda f: dce(simplify(f)), before, ["return %y"])
+
+
+DOTS = "func @f(%a: f64[4,1], %b: f64[3,1], %c: f64[4,2], %d: f64[3,2], %e: f64[4,3]) " + \
+    """-> f64[4,3] {
+  %0 = dot_general %a, %b {contract=((1,), (1,)), batch=((), ())} : f64[4,3]
+  %1 = dot_general %c, %d {contract=((1,), (1,)), batch=((), ())} : f64[4,3]
+  %2 = add %0, %e : f64[4,3]
+  %3 = add %2, %1 : f64[4,3]
+  return %3
+}"""
+
+
+def _dot_args(rng):
+    return [rng.normal(size=s) for s in [(4, 1), (3, 1), (4, 2), (3, 2), (4, 3)]]
+
+
+def test_a_sum_of_dots_is_one_dot_over_concatenated_operands():
+    from gradjit.passes import merge_dot_sums
+
+    fn, out = _check(lambda f: dce(merge_dot_sums(f)), DOTS, [
+        "%0 = concatenate %a, %c {axis=1} : f64[4,3]",
+        "%1 = concatenate %b, %d {axis=1} : f64[3,3]",
+        "%2 = dot_general %0, %1 {contract=((1,), (1,)), batch=((), ())} : f64[4,3]",
+        "%3 = add %2, %e : f64[4,3]",
+        "return %3"])
+    args = _dot_args(np.random.default_rng(0))
+    np.testing.assert_allclose(run(out, args)[0], run(fn, args)[0], rtol=1e-14)
+
+
+def test_a_dot_used_elsewhere_or_alone_stays():
+    from gradjit.passes import merge_dot_sums
+
+    used = DOTS.replace("-> f64[4,3]", "-> (f64[4,3], f64[4,3])").replace(
+        "return %3", "return %3, %0")
+    _check(merge_dot_sums, used, _body(parse(used)))
+    alone = DOTS.replace("%3 = add %2, %1", "%3 = add %2, %2")
+    _check(merge_dot_sums, alone, _body(parse(alone)))
+
+
+def test_a_sum_of_only_dots_becomes_the_dot():
+    from gradjit.passes import merge_dot_sums
+
+    text = DOTS.replace("  %2 = add %0, %e : f64[4,3]\n  %3 = add %2, %1", "  %2 = add %0, %1")\
+        .replace("return %3", "return %2")
+    fn, out = _check(lambda f: dce(merge_dot_sums(f)), text, [
+        "%0 = concatenate %a, %c {axis=1} : f64[4,3]",
+        "%1 = concatenate %b, %d {axis=1} : f64[3,3]",
+        "%2 = dot_general %0, %1 {contract=((1,), (1,)), batch=((), ())} : f64[4,3]",
+        "return %2"])
+    args = _dot_args(np.random.default_rng(1))
+    np.testing.assert_allclose(run(out, args)[0], run(fn, args)[0], rtol=1e-14)
