@@ -90,14 +90,14 @@ def _const(em, instr, idx):
     return em.load(instr.out, idx, base=glob)
 
 
-def gather_index(em, x, ind, axis: int, idx, op: str = "gather"):
+def gather_index(em, x, ind, axis: int, idx, op: str = "gather", loc: str | None = None):
     """The index into x that gather reads for output index `idx`: negative indices count from
     the end; out-of-range ones are reported (em.check) and clamped, so memory stays safe."""
     size, b = x.type.shape[axis], em.b
     k = em.value(ind, idx[axis : axis + ind.type.ndim])
     k = b.sext(k, I64) if k.type != I64 else k
     bad = b.or_(b.icmp_signed("<", k, i64(-size)), b.icmp_signed(">=", k, i64(size)))
-    em.check(bad, op, f"an index is out of bounds for an axis of size {size}")
+    em.check(bad, op, f"an index is out of bounds for an axis of size {size}", loc)
     k = b.select(b.icmp_signed("<", k, i64(0)), b.add(k, i64(size)), k)
     k = b.select(b.icmp_signed("<", k, i64(0)), i64(0), k)
     k = b.select(b.icmp_signed(">=", k, i64(size)), i64(max(size - 1, 0)), k)
@@ -106,7 +106,7 @@ def gather_index(em, x, ind, axis: int, idx, op: str = "gather"):
 
 def _gather(em, instr, idx):
     x, ind = instr.args
-    return em.value(x, gather_index(em, x, ind, instr.params["axis"], idx))
+    return em.value(x, gather_index(em, x, ind, instr.params["axis"], idx, loc=instr.loc))
 
 
 EXPRS = {

@@ -135,7 +135,7 @@ def scatter_add(em, instr, dest):
         em.store(instr.out, em.value(x, idx), idx, base=dest)
     add = combiner(em, "reduce_sum", x.type.dtype)
     with nest(b, upd.type.shape, "u") as idx:
-        out_idx = gather_index(em, x, ind, axis, idx, "scatter_add")
+        out_idx = gather_index(em, x, ind, axis, idx, "scatter_add", instr.loc)
         cur = em.load(instr.out, out_idx, base=dest)
         em.store(instr.out, add(cur, em.value(upd, idx)), out_idx, base=dest)
 

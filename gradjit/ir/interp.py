@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import GradjitError
 from ..ops.primitive import coerce
 from .core import Function
 
@@ -13,6 +14,9 @@ def run(fn: Function, args) -> list[np.ndarray]:
     env = dict(zip(fn.params, args))
     with np.errstate(all="ignore"):  # NaN and inf propagate as in numpy, silently
         for instr in fn.body:
-            out = instr.prim.numpy(*[env[a] for a in instr.args], **instr.params)
+            try:
+                out = instr.prim.numpy(*[env[a] for a in instr.args], **instr.params)
+            except GradjitError as e:  # a run-time check (an index out of range): the user's line
+                raise e.at(instr.loc) from None
             env.update((o, coerce(v, o.type)) for o, v in zip(instr.outs, instr.prim.results(out)))
     return [env[r] for r in fn.results]

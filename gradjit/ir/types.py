@@ -28,6 +28,8 @@ def dtype_name(dtype) -> str:
         np_dtype = np.dtype(dtype)
     except TypeError as e:
         raise TypeError(f"unsupported dtype {dtype!r}") from e
+    if not np_dtype.isnative:  # byte-swapped (e.g. '>f8' from a file): the same values
+        np_dtype = np_dtype.newbyteorder("=")
     if np_dtype not in _BY_NUMPY:
         raise TypeError(f"unsupported dtype {np_dtype} (gradjit supports {', '.join(DTYPES)})")
     return _BY_NUMPY[np_dtype]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import TraceError
+from ..errors import IndexingError
 from . import api as A
 from . import rules as R
 from . import shapes as S
@@ -20,8 +20,8 @@ def _checked(idx, size: int, op: str):
     idx = np.asarray(idx, dtype=np.int64)
     if idx.size and (idx.min() < -size or idx.max() >= size):
         bad = idx[(idx < -size) | (idx >= size)].flat[0]
-        raise TraceError(op, f"index {bad} is out of bounds for an axis of size {size}",
-                         hint="indices must lie in [-size, size)")
+        raise IndexingError(op, f"index {bad} is out of bounds for an axis of size {size}",
+                            hint="indices must lie in [-size, size)")
     return np.where(idx < 0, idx + size, idx)
 
 

@@ -100,15 +100,18 @@ def _advanced(x, indices, axes):
                                                                    rest[where:]])
     flat = None
     for i, (ix, d) in enumerate(zip(indices, dims)):
-        ix = A.broadcast_to(_normalized(ix, d), idx_shape)
+        ix = A.broadcast_to(_normalized(ix, d, merged if len(dims) > 1 else None), idx_shape)
         stride = int(np.prod(dims[i + 1 :], dtype=np.int64))
         term = ix * stride if stride != 1 else ix
         flat = term if flat is None else flat + term
     return A.gather_p(x, flat, where)
 
 
-def _normalized(ix, size: int):
-    """Indices as i64 in [0, size): negatives count from the end. Constant ones are checked now."""
+def _normalized(ix, size: int, past_end: int | None = None):
+    """Indices as i64 in [0, size): negatives count from the end. Constant ones are checked now;
+    traced ones by the gather at run time: alone, as they are (gather wraps negatives and refuses
+    any outside [-size, size)); merged with others, an out-of-range one becomes `past_end` (the
+    merged size), since a wrong component can add up to an in-range merged index."""
     if not A.is_tracer(ix):
         ix = np.asarray(ix)
         if ix.dtype.kind not in "iu":
@@ -120,4 +123,7 @@ def _normalized(ix, size: int):
     if A.dtype_of(ix) not in ("i32", "i64"):
         raise IndexError(f"arrays used as indices must be of integer type, got {A.dtype_of(ix)}")
     ix = A.asarray(ix, "i64")
-    return A.where(A.less(ix, 0), ix + size, ix)
+    if past_end is None:
+        return ix
+    bad = A.logical_or(A.less(ix, -size), A.greater_equal(ix, size))
+    return A.where(bad, past_end, A.where(A.less(ix, 0), ix + size, ix))

@@ -122,10 +122,10 @@ class EvalHandler(Handler):
     """Runs the numpy reference at once (nothing is being traced)."""
 
     def process(self, prim, args, params):
-        arrays = [np.asarray(a) for a in args]
-        for a in args:
+        for a in args:  # before np.asarray, which would report a leaked tracer as concretization
             if hasattr(a, "_escaped"):
                 a._escaped(prim)
+        arrays = [np.asarray(a) for a in args]
         try:
             out_type = prim.out_type([TensorType.of(a) for a in arrays], params)
         except GradjitError as e:

@@ -43,15 +43,15 @@ def _prod_vjp(g, x, out, axes):
     return (A.transpose(grad_moved, tuple(np.argsort(tuple(kept) + tuple(axes)))),)
 
 
-def _reducer(name, numpy, vjp, torch_name, linear=False):
+def _reducer(name, numpy, vjp, torch_name, linear=False, shape=S.reduce):
     impl = lambda x, axes: numpy(x, axis=tuple(axes))  # noqa: E731
-    return Primitive(name, 1, S.reduce, impl, vjp=vjp, torch_name=torch_name, lower=name,
+    return Primitive(name, 1, shape, impl, vjp=vjp, torch_name=torch_name, lower=name,
                      linear=linear, jvp=None if linear else "reduction", batch="axes")
 
 
 reduce_sum = _reducer("reduce_sum", np.sum, _sum_vjp, "SumBackward0", linear=True)
-reduce_max = _reducer("reduce_max", np.max, _extremum_vjp, "MaxBackward0")
-reduce_min = _reducer("reduce_min", np.min, _extremum_vjp, "MinBackward0")
+reduce_max = _reducer("reduce_max", np.max, _extremum_vjp, "MaxBackward0", shape=S.extremum)
+reduce_min = _reducer("reduce_min", np.min, _extremum_vjp, "MinBackward0", shape=S.extremum)
 reduce_prod = _reducer("reduce_prod", np.prod, _prod_vjp, "ProdBackward0")
 argmax = Primitive("argmax", 1, S.argreduce, lambda x, axis: np.argmax(x, axis=axis),
                    nondiff="integer-valued", lower="argmax", batch="axis")

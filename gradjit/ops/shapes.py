@@ -82,6 +82,14 @@ def reduce(x: TensorType, *, axes: tuple[int, ...]) -> TensorType:
     return x.with_shape(d for i, d in enumerate(x.shape) if i not in axes)
 
 
+def extremum(x: TensorType, *, axes: tuple[int, ...]) -> TensorType:
+    """max/min: like numpy, refuse an empty reduced axis (it has no identity to return)."""
+    out = reduce(x, axes=axes)
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"zero-size axis of {x}: max and min have no identity to return")
+    return out
+
+
 def argreduce(x: TensorType, *, axis: int) -> TensorType:
     _check_axes((axis,), x.ndim)
     if x.shape[axis] == 0:

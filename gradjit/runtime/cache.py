@@ -5,7 +5,10 @@ created with mode 0700. An entry is `MAGIC | sha256(payload) | payload`, payload
 header (length-prefixed) plus the object code. Writes go to a temporary file in the same
 directory and are renamed into place, so readers never see half an entry and two writers of
 the same key both succeed. A damaged entry fails the hash check, is reported and recompiled;
-it is never executed. An unwritable directory degrades to in-memory caching with one warning.
+it is never executed. The header also records the gradjit version, target triple and CPU that
+built the entry, and an entry made by another build or machine (a copied or shared directory,
+or a colliding key) is refused the same way. An unwritable directory degrades to in-memory
+caching with one warning.
 """
 
 from __future__ import annotations
@@ -60,6 +63,16 @@ def _refused(key: str) -> bool:
     return False
 
 
+def _identity() -> dict:
+    """Who built an entry: only this gradjit on this target and CPU may run its code."""
+    import gradjit
+
+    from . import jit
+
+    triple, cpu = jit.target_id().split("|")[:2]
+    return {"gradjit": gradjit.__version__, "triple": triple, "cpu": cpu}
+
+
 def _path(key: str) -> str:
     return os.path.join(cache_dir(), key[:2], key + ".o")
 
@@ -83,6 +96,9 @@ def load(key: str) -> tuple[dict, bytes] | None:
         header = json.loads(payload[4:4 + n])
         if header.get("key") != key:
             raise ValueError("key mismatch")
+        for field, ours in _identity().items():
+            if header.get(field) != ours:
+                raise ValueError(f"built for {field} {header.get(field)!r}, this is {ours!r}")
         return header, payload[4 + n:]
     except (ValueError, struct.error, UnicodeDecodeError) as e:
         log.warning("gradjit cache: ignoring damaged entry %s (%s); recompiling", _path(key), e)
@@ -91,7 +107,7 @@ def load(key: str) -> tuple[dict, bytes] | None:
 
 def store(key: str, header: dict, obj: bytes) -> bool:
     """Atomically write an entry; False (with one warning per directory) when impossible."""
-    head = json.dumps(dict(header, key=key), sort_keys=True).encode()
+    head = json.dumps(dict(header, key=key, **_identity()), sort_keys=True).encode()
     payload = struct.pack("<I", len(head)) + head + obj
     path = _path(key)
     if _refused(key):

@@ -63,6 +63,8 @@ def _conform(arrays, in_types, name):
     out = []
     for k, (a, t) in enumerate(zip(arrays, in_types)):
         a = np.asarray(a, dtype=t.np_dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
+        if not a.flags.aligned:  # asarray keeps an unaligned view that is C-ordered already
+            a = a.copy()
         if a.shape != t.shape:
             raise TraceError(name, f"argument {k} has shape {list(a.shape)}, expected {t}")
         out.append(a)
@@ -90,9 +92,17 @@ def _check_memory(symbol: str, ws_size: int, out_types) -> None:
     limit = memory_limit()
     if need > limit:
         raise ResourceLimitError(
-            symbol, f"a call needs {need / 2**30:.2f} GiB (workspace {ws_size / 2**30:.2f} GiB "
-            f"plus outputs), over the limit of {limit / 2**30:.2f} GiB",
+            symbol, f"a call needs {_size(need)} (workspace {_size(ws_size)} plus outputs), "
+            f"over the limit of {_size(limit)}",
             hint="use smaller arrays, or raise GRADJIT_MEMORY_LIMIT (e.g. 64G)")
+
+
+def _size(n: int) -> str:
+    """Bytes for people (a limit of 1M must not read as 0.00 GiB): 512 B, 1.00 MiB, 7.63 GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
 
 
 def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=()):

@@ -35,10 +35,25 @@ class Tracer(TensorMethods):
 
     def _escaped(self, prim):
         raise UnexpectedTracerError(
-            prim.name, f"a traced value ({self.aval}) was used outside the trace that made it",
+            getattr(prim, "name", prim),
+            f"a traced value ({self.aval}) was used outside the trace that made it",
             user_loc(), hint="a tracer leaked out of a traced function (stored in a global, "
             "returned through a side channel, or captured by a closure that outlived the "
             "trace); pass values in as arguments and return them instead")
+
+    # a leaked tracer is not a control-flow problem: float(), bool(), np.asarray() say so
+    def _leaked(self) -> bool:
+        return not (self.builder.live and self.builder in active_handlers())
+
+    def _concrete(self, what: str):
+        if self._leaked():
+            self._escaped(what)
+        super()._concrete(what)
+
+    def __array__(self, dtype=None, copy=None):
+        if self._leaked():
+            self._escaped("np.asarray()")
+        return super().__array__(dtype, copy)
 
 
 class Builder(Handler):
