@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean fuzz docs oracle
+.PHONY: demo test bench lint clean fuzz docs perfdoc oracle
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# the suite runs on every core (pytest-xdist): TEST_JOBS=1 for one process
+TEST_JOBS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n $(TEST_JOBS) tests
 
 # random programs through every check (tests/fuzz): make fuzz N=2000 [SEED=0] [JOBS=2]
 N ?= 200
@@ -38,11 +40,16 @@ $(PEERS): $(STAMP)
 	touch $(PEERS)
 
 bench: $(PEERS)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(if $(JSON),--json $(JSON))
 
 # README's "Command line" section, regenerated from real runs of the gradjit command
 docs: $(STAMP)
 	$(PY) scripts/readme_cli.py
+
+# README's "Performance" section from a real benchmark run (`make bench JSON=run.json` then
+# `make perfdoc JSON=run.json` reuses that run's results)
+perfdoc: $(PEERS)
+	$(PY) scripts/readme_perf.py $(if $(JSON),--json $(JSON))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gradjit tests benchmarks examples

@@ -1,8 +1,12 @@
-"""`make bench`: W1-W5 and compile latency for gradjit and its peers, one thread for all.
+"""`make bench`: every workload (W1-W8, LSTM), first-call and compile latency, peak memory,
+and the performance targets, for gradjit and its peers, one thread for all.
 
 Peers: numpy with a hand-written gradient (always), PyTorch eager and JAX jit(grad) when
 importable; a missing peer is reported as missing. Times are medians of repeats; ratios are
-peer time / gradjit time (> 1: gradjit is faster).
+peer time / gradjit time (> 1: gradjit is faster). `--json PATH` also writes the results
+(scripts/readme_perf.py renders them into the README); `--no-memory` (or
+GRADJIT_BENCH_MEMORY=0) skips the memory runs (GRADJIT_BENCH_JOBS=2 run at a time);
+GRADJIT_BENCH=W5,W7 runs a subset.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                                    "intra_op_parallelism_threads=1")
 
+import argparse
+import datetime
+import json
+import platform
 import sys
 import tempfile
 import time
@@ -21,13 +29,16 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import memory
+import report
 import workloads as W
-import workloads_more as W2
+import workloads_gmm as WG
 import workloads_lstm as W3
+import workloads_more as W2
 
 import gradjit
 
-PEERS = ["numpy by hand", "torch", "jax"]
+WORKLOADS = {**W.WORKLOADS, **W2.WORKLOADS, **WG.WORKLOADS, **W3.WORKLOADS}
 
 
 def median_time(fn, budget=0.4, repeats=7) -> float:
@@ -64,27 +75,24 @@ def _flat(x):
     return [x.detach().numpy() if hasattr(x, "detach") else x]
 
 
-def row(label, times, scale):
-    g = times["gradjit"]
-    cells = [f"{label:<30}", f"{g * scale:>10.3g}"]
-    for peer in PEERS:
-        t = times.get(peer)
-        cells.append(f"{t * scale:>10.3g} {t / g:>6.2f}x" if t else f"{'missing':>17}")
-    print(" ".join(cells))
+def _f10(x, y):  # 10 instructions once traced (checked when printed)
+    return np.sum(np.tanh(x * y) * np.exp(-x) - np.sin(y) * np.cos(x))
 
 
-def compile_latency():
-    """Cold compile of a 10-op function and a warm load from the disk cache, in ms."""
+def _f16(x, y, k):  # the earlier benchmark's function: 16 instructions
+    return np.sum(np.tanh(x * y + k) * np.exp(-x) - np.sin(y) / (1 + x * x))
+
+
+def compile_latency(f, vary, note="") -> dict:
+    """Cold compile and warm load from the disk cache, in seconds; `vary(k)` gives the k-th
+    (function, args), each with different IR text, hence cache key: every compile is cold."""
     from gradjit.runtime import _memory, compile_function, jit
 
     with tempfile.TemporaryDirectory() as d:
         os.environ["GRADJIT_CACHE_DIR"] = d
         cold, warm = [], []
         for k in range(5):
-            def f(x, y, k=k):  # k changes the IR text, hence the cache key: every compile is cold
-                return np.sum(np.tanh(x * y + k) * np.exp(-x) - np.sin(y) / (1 + x * x))
-
-            fn = gradjit.jit(f).trace(np.ones(100), np.ones(100))
+            fn = gradjit.jit(f, static_argnums=vary[1]).trace(*vary[0](k))
             t = time.perf_counter()
             compile_function(fn)
             cold.append(time.perf_counter() - t)
@@ -94,36 +102,32 @@ def compile_latency():
             compile_function(fn)
             warm.append(time.perf_counter() - t)
             assert jit.STATS["compiles"] == before, "warm load compiled"
-    n_ops = len(fn.body)
-    print(f"compile latency ({n_ops}-op function): cold {np.median(cold) * 1e3:.1f} ms, "
-          f"warm load from disk cache {np.median(warm) * 1e3:.2f} ms")
+        os.environ.pop("GRADJIT_CACHE_DIR")
+    return {"ops": len(fn.body), "cold": float(np.median(cold)),
+            "warm": float(np.median(warm)), "note": note}
 
 
-def main():
-    missing = "; ".join(f"{p} ({why})" for p, why in W.MISSING.items()) or "none"
-    print(f"gradjit {gradjit.__version__}; numpy {np.__version__}; 1 thread; "
-          f"missing peers: {missing}")
-    header = " ".join([f"{'workload':<30}", f"{'gradjit':>10}"] +
-                      [f"{p:>17}" for p in PEERS])
-    print(header)
-    only = os.environ.get("GRADJIT_BENCH", "")  # e.g. GRADJIT_BENCH=W5,W8: a subset
-    for label, (make, scale) in {**W.WORKLOADS, **W2.WORKLOADS, **W3.WORKLOADS}.items():
-        if only and not any(label.startswith(k + " ") or label.startswith(k) for k in
-                            only.split(",")):
-            continue
-        impls = make()
-        check(impls)
-        row(label, {name: median_time(fn) for name, fn in impls.items()}, scale)
-    first = W.w4_first_call()
-    t = time.perf_counter()
-    first()
-    print(f"W4 first call (trace + grad + compile + run): {(time.perf_counter() - t) * 1e3:.0f} ms")
-    runner_overhead()
-    compile_latency()
+COMPILE_CASES = [  # (function, (k -> args, static_argnums), note)
+    (_f10, (lambda k: (np.ones(100 + k), np.ones(100 + k)), ()), ""),
+    (_f16, (lambda k: (np.ones(100), np.ones(100), k + 1), (2,)), " (earlier benchmark)"),
+]
 
 
-def runner_overhead():
-    """W1 split: the compiled runner alone, and a bare ctypes call, in us."""
+def first_calls(repeats=1) -> dict:
+    """W4's first call (fresh transform, empty caches) for gradjit and JAX, median seconds."""
+    out = {}
+    for name, fn in W.w4_first_call().items():
+        samples = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t)
+        out[name] = float(np.median(samples))
+    return out
+
+
+def runner_overhead() -> dict:
+    """W1 split: the compiled runner alone, and a bare ctypes call, in seconds."""
     import ctypes
 
     from gradjit.runtime import compile_function
@@ -134,9 +138,82 @@ def runner_overhead():
     libm = ctypes.CDLL(None)
     cos = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(
         ctypes.cast(libm.cos, ctypes.c_void_p).value)
-    print(f"W1 per-call split: compiled runner {median_time(lambda: run([a, b])) * 1e6:.2f} us, "
-          f"bare ctypes call {median_time(lambda: cos(0.5)) * 1e6:.2f} us")
+    return {"runner": median_time(lambda: run([a, b])), "ctypes": median_time(lambda: cos(0.5))}
+
+
+def machine() -> dict:
+    """Where and with what the run happened (for the README)."""
+    import llvmlite
+
+    from gradjit.runtime import jit
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "llvmlite": llvmlite.__version__, "gradjit": gradjit.__version__}
+    for name, mod in (("torch", W.torch), ("jax", W.jax)):
+        versions[name] = mod.__version__ if mod is not None else "missing"
+    return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "cpu": cpu, "llvm_cpu": jit.target_id().split("|")[1], "cores": os.cpu_count(),
+            "threads": 1, "versions": versions, "missing": dict(W.MISSING)}
+
+
+def selected(label: str, only: str) -> bool:
+    return not only or any(label.startswith(k) for k in only.split(","))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", metavar="PATH", help="also write the results here")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    ap.add_argument("--memory-one", nargs=2, metavar=("LABEL", "IMPL"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.memory_one:
+        return memory.child(WORKLOADS, *args.memory_one)
+    start = time.perf_counter()
+    data = {"meta": machine(), "rows": {}}
+    missing = "; ".join(f"{p} ({why})" for p, why in W.MISSING.items()) or "none"
+    print(f"gradjit {gradjit.__version__}; numpy {np.__version__}; 1 thread; "
+          f"missing peers: {missing}")
+    print(report.header())
+    only = os.environ.get("GRADJIT_BENCH", "")  # e.g. GRADJIT_BENCH=W5,W8: a subset
+    for label, (make, scale) in WORKLOADS.items():
+        if selected(label, only):
+            impls = make()
+            check(impls)
+            times = {name: median_time(fn) for name, fn in impls.items()}
+            data["rows"][label] = {"scale": scale, "times": times}
+            print(report.row(label, times, scale), flush=True)
+    if selected("W4 first call", only):
+        data["w4_first_call"] = first_calls()
+    if selected("W1 per-call", only):
+        data["w1_split"] = runner_overhead()
+    if selected("compile", only):
+        data["compile"] = [compile_latency(f, vary, note) for f, vary, note in COMPILE_CASES]
+    print("\n".join(report.summary_lines(data)), flush=True)
+    timed = time.perf_counter() - start
+    if not args.no_memory and os.environ.get("GRADJIT_BENCH_MEMORY", "1") != "0":
+        if memory.supported():
+            print(report.MEMORY_TITLE)
+            print(report.memory_header())
+            data["memory"] = memory.measure_all(
+                os.path.abspath(__file__), data["rows"],
+                lambda label, cells: print(report.memory_row(label, cells), flush=True),
+                jobs=int(os.environ.get("GRADJIT_BENCH_JOBS", "2")))
+        else:
+            print("memory: not measured (needs Linux's /proc/self/clear_refs)")
+    print("\n".join(report.target_lines(data)))
+    print(f"bench: {time.perf_counter() - start:.0f} s ({timed:.0f} s timing)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

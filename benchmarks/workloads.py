@@ -4,16 +4,23 @@ row. Every implementation computes the same gradient; `check` compares them to g
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import tempfile
 
 import numpy as np
 
 import gradjit
 
 MISSING: dict[str, str] = {}  # peer -> why it is not in the table
+# $GRADJIT_BENCH_PEERS=torch: import only these peers (a memory run measures one at a time)
+ONLY_PEERS = os.environ.get("GRADJIT_BENCH_PEERS")
 
 
 def _maybe(name):
+    if ONLY_PEERS is not None and name not in ONLY_PEERS.split(","):
+        return None
     try:
         return __import__(name)
     except Exception as e:  # noqa: BLE001  (a half-installed peer raises OSError, not ImportError)
@@ -181,12 +188,7 @@ def w4():
 
     impls = {"gradjit": lambda: g(*args), "numpy by hand": by_hand}
     if jax is not None:
-        def jloss(Wh, Wx, b, xs):
-            h = jnp.zeros(HIDDEN)
-            for t in range(STEPS):
-                h = jnp.tanh(Wh @ h + Wx @ xs[t] + b)
-            return jnp.sum(h * h)
-        jg = jax.jit(jax.grad(jloss, argnums=(0, 1, 2)))
+        jg = jax.jit(jax.grad(_w4_jax_loss(), argnums=(0, 1, 2)))
         impls["jax"] = lambda: jax.block_until_ready(jg(*args))
     if torch is not None:
         targs = [torch.tensor(a) for a in args]
@@ -201,11 +203,51 @@ def w4():
     return impls
 
 
+def _w4_jax_loss():
+    """A new function object each call, so no JAX cache can know it."""
+    def jloss(Wh, Wx, b, xs):
+        h = jnp.zeros(HIDDEN)
+        for t in range(STEPS):
+            h = jnp.tanh(Wh @ h + Wx @ xs[t] + b)
+        return jnp.sum(h * h)
+    return jloss
+
+
+@contextlib.contextmanager
+def empty_gradjit_caches():
+    """No compiled object in memory and an empty disk cache, for first-call timings."""
+    from gradjit.runtime import _memory
+
+    _memory.clear()
+    old = os.environ.get("GRADJIT_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as d:
+        os.environ["GRADJIT_CACHE_DIR"] = d
+        try:
+            yield
+        finally:
+            os.environ.pop("GRADJIT_CACHE_DIR")
+            if old is not None:
+                os.environ["GRADJIT_CACHE_DIR"] = old
+
+
 def w4_first_call():
-    """Trace + differentiate + compile + run, on a fresh transform (no caches but LLVM's
-    process start-up, which every peer pays too)."""
+    """Trace + differentiate + compile + run on a fresh transform with empty caches (LLVM's
+    process start-up is paid already, as JAX's is), and the same for a fresh jax.jit of a
+    fresh function."""
     args = w4_data()
-    return lambda: gradjit.grad(w4_loss, argnums=(0, 1, 2), backend="llvm")(*args)
+
+    def gradjit_first():
+        with empty_gradjit_caches():
+            return gradjit.grad(w4_loss, argnums=(0, 1, 2), backend="llvm")(*args)
+
+    impls = {"gradjit": gradjit_first}
+    if jax is not None:
+        def jax_first():
+            jax.clear_caches()
+            jg = jax.jit(jax.grad(_w4_jax_loss(), argnums=(0, 1, 2)))
+            return jax.block_until_ready(jg(*args))
+        impls["jax"] = jax_first
+    return impls
 
 
 # ---- W5: Hessian -------------------------------------------------------------------------

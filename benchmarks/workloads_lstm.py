@@ -5,12 +5,9 @@ run, with every cache emptied before each call). Same conventions as workloads.p
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import gradjit
 from lstm import jax_lstm_grad, lstm_inputs, lstm_loss, lstm_params, torch_lstm_grad
-from workloads import jax, torch
+from workloads import empty_gradjit_caches, jax, torch
 
 
 def _impls(T, cold):
@@ -18,17 +15,8 @@ def _impls(T, cold):
     g = gradjit.grad(lstm_loss)
 
     def gradjit_cold():
-        from gradjit.runtime import _memory
-
-        _memory.clear()
-        with tempfile.TemporaryDirectory() as d:  # an empty disk cache, too
-            old, os.environ["GRADJIT_CACHE_DIR"] = os.environ.get("GRADJIT_CACHE_DIR"), d
-            try:
-                return gradjit.grad(lambda p, x: lstm_loss(p, x))(params, xs)
-            finally:
-                os.environ.pop("GRADJIT_CACHE_DIR")
-                if old is not None:
-                    os.environ["GRADJIT_CACHE_DIR"] = old
+        with empty_gradjit_caches():
+            return gradjit.grad(lambda p, x: lstm_loss(p, x))(params, xs)
 
     impls = {"gradjit": gradjit_cold if cold else lambda: g(params, xs)}
     if jax is not None:

@@ -266,7 +266,7 @@ def test_a_call_over_the_memory_limit_is_refused_before_allocating(monkeypatch):
     monkeypatch.setenv("GRADJIT_MEMORY_LIMIT", "1M")
     rt._memory.clear()
     f = gradjit.jit(lambda x: np.outer(x, x) * 2.0, backend="llvm")
-    with pytest.raises(MemoryError, match=r"needs 7\.63 GiB .* over the limit of 0\.00 GiB"):
+    with pytest.raises(MemoryError, match=r"needs 7\.63 GiB .* over the limit of 1\.00 MiB"):
         f(np.ones(32000))  # a 32000 x 32000 f64 output: refused, not attempted
     np.testing.assert_allclose(f(np.ones(4)), np.full((4, 4), 2.0))  # small calls still run
 
@@ -294,3 +294,27 @@ def test_four_processes_compiling_the_same_function_all_succeed(tmp_path):
         entries = [e for e in cache.entries() if e.endswith(".o")]
         assert len(entries) == 1
         assert not [e for e in cache.entries() if ".tmp-" in e]
+
+
+def test_runner_reports_its_workspace_bytes_fresh_and_from_the_disk_cache(monkeypatch):
+    """`workspace_bytes` is the planner's size, also for an object loaded from disk (the
+    benchmarks report it) and for the C ABI runner."""
+    from gradjit.runtime import _memory, call, jit, lower_text
+
+    def f(x):
+        t = np.exp(x)
+        return np.sum(t[::-1] * t)  # t is read reversed: it needs a workspace buffer
+
+    fn = gradjit.jit(f).trace(np.ones(300))
+    want = lower_text(fn)[0].plan.ws_size
+    assert want >= 300 * 8
+    assert compile_function(fn).workspace_bytes == want
+    _memory.clear()
+    before = jit.STATS["compiles"]
+    assert compile_function(fn).workspace_bytes == want
+    assert jit.STATS["compiles"] == before  # that one came from the disk cache
+    low, text = lower_text(fn)
+    monkeypatch.setattr(call, "numpy_layout_ok", lambda: False)
+    run = call.make_runner(jit.Engine(jit.compile_object(text)), low.name, want,
+                           fn.in_types, fn.out_types)
+    assert run.workspace_bytes == want

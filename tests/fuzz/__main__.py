@@ -3,6 +3,8 @@
     GRADJIT_FUZZ_SEED   seed (default 0)           GRADJIT_FUZZ_N        programs (default 200)
     GRADJIT_FUZZ_TIMEOUT  seconds per program (60) GRADJIT_FUZZ_BACKENDS "auto" (every extra
                                                    backend that imports), "none", or "llvm,..."
+    GRADJIT_FUZZ_EXTRA_EVERY  k (default 1): the jvp, vjp, vmap, jac and hess checks run on
+                          every k-th program (ir, interp and grad run on every one)
     --jobs J runs J worker processes; --start I begins at program I (to rerun one program:
     --start I --n 1); --no-shrink skips shrinking.
 
@@ -44,9 +46,11 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("--no-shrink", action="store_true")
     ap.add_argument("--shrink-budget", type=float, default=120.0)
+    ap.add_argument("--extra-every", type=int, default=s.extra_every,
+                    help="run jvp/vjp/vmap/jac/hess on every k-th program only")
     opts = ap.parse_args(argv)
     s = Settings(opts.n, opts.seed, opts.timeout, opts.backends, opts.start,
-                 0.0 if opts.no_shrink else opts.shrink_budget)
+                 0.0 if opts.no_shrink else opts.shrink_budget, opts.extra_every)
     print(f"fuzz: seed {s.seed}, programs {s.start}..{s.start + s.n - 1}, checks "
           f"{', '.join(s.checks)}", flush=True)
     start = time.perf_counter()

@@ -26,6 +26,7 @@ class Settings:
     backends_spec: str = "auto"  # "auto": every extra backend that imports; "none"; or a list
     start: int = 0
     shrink_budget: float = 120.0  # seconds per failure; 0 turns shrinking off
+    extra_every: int = 1  # programs 0, k, 2k, ... also get the extra checks (jvp, vmap, ...)
 
     @classmethod
     def from_env(cls, **defaults) -> Settings:
@@ -33,7 +34,8 @@ class Settings:
         s = cls(**defaults)
         return cls(int(env("GRADJIT_FUZZ_N", s.n)), int(env("GRADJIT_FUZZ_SEED", s.seed)),
                    float(env("GRADJIT_FUZZ_TIMEOUT", s.timeout)),
-                   env("GRADJIT_FUZZ_BACKENDS", s.backends_spec), s.start, s.shrink_budget)
+                   env("GRADJIT_FUZZ_BACKENDS", s.backends_spec), s.start, s.shrink_budget,
+                   int(env("GRADJIT_FUZZ_EXTRA_EVERY", s.extra_every)))
 
     @property
     def backends(self) -> list[str]:
@@ -46,6 +48,9 @@ class Settings:
     @property
     def checks(self) -> list[str]:
         return check_names(self.backends)
+
+    def checks_of(self, index: int) -> list[str]:
+        return check_names(self.backends, extra=index % max(self.extra_every, 1) == 0)
 
 
 @dataclass
@@ -85,7 +90,7 @@ def primitives_of(case) -> set[str]:
 def run_one(settings: Settings, index: int) -> tuple[Program, Outcome, object]:
     prog = generate(settings.seed, index)
     case = case_of(prog)
-    return prog, run_case(case, settings.checks, settings.timeout), case
+    return prog, run_case(case, settings.checks_of(index), settings.timeout), case
 
 
 def handle_failure(settings: Settings, prog: Program, out: Outcome) -> tuple[Program, str, str]:
