@@ -182,8 +182,8 @@ def lower_with_api(fn: Function, api: Api, cpu: str = "host") -> str:
     api.target = f"{jit.triple()}, CPU {cpu if cpu != 'host' else jit.target_id().split('|')[1]}"
     add_api(low.module, low.name, api)
     found = blas.find()
-    api.blas = found if found and {found["f64"], found["f32"]} & set(low.module.globals) \
-        else None
+    names = {found[k] for k in ("f64", "f32", "f64v", "f32v") if k in found} if found else set()
+    api.blas = found if names & set(low.module.globals) else None
     return str(low.module)
 
 

@@ -199,6 +199,16 @@ DOTS = [  # (lhs shape, rhs shape, contract, batch)
     ((3, 0), (0, 4), ((1,), (0,)), ((), ())),
     ((2, 3), (4, 5), ((), ()), ((), ())),
     ((17, 33), (33, 20), ((1,), (0,)), ((), ())),
+    # a matrix times a vector (?gemv with BLAS) in every storage order
+    ((5, 7), (7, 1), ((1,), (0,)), ((), ())),
+    ((7, 5), (7, 1), ((0,), (0,)), ((), ())),
+    ((5, 7), (1, 7), ((1,), (1,)), ((), ())),
+    ((1, 7), (7, 5), ((1,), (0,)), ((), ())),
+    ((1, 7), (5, 7), ((1,), (1,)), ((), ())),
+    ((7, 1), (7, 5), ((0,), (0,)), ((), ())),
+    ((7,), (7, 5), ((0,), (0,)), ((), ())),
+    ((7,), (5, 7), ((0,), (1,)), ((), ())),
+    ((1, 7), (7, 1), ((1,), (0,)), ((), ())),
 ]
 
 
@@ -224,6 +234,10 @@ def test_blas_is_found_and_used():
                          {"contract": ((1,), (0,)), "batch": ((), ())})])
     assert found["f64"] in lower_text(fn)[1]
     assert found["f64"] not in lower_text(fn, {"blas": None})[1]
+    mv = make_fn("mv", [("dot_general", [T("f64", (64, 64)), T("f64", (64, 1))],
+                         {"contract": ((1,), (0,)), "batch": ((), ())})])
+    text = lower_text(mv)[1]
+    assert found["f64v"] in text and found["f64"] not in text  # no packing of the matrix
 
 
 def test_out_of_range_indices_raise_after_a_memory_safe_run():

@@ -1,7 +1,8 @@
 """GEMM kernels for canonical dots (see canon.py): a call into the BLAS numpy ships (cblas
-`?gemm`, one call per batch entry) for f32/f64 when the runtime found one, else a loop nest
-in i-k-j order whose inner loop runs along contiguous rows of the rhs and the output, so it
-vectorizes. The rhs may be stored transposed; the loop nest reads it either way.
+`?gemv` for a matrix times a vector, else `?gemm`, one call per batch entry) for f32/f64 when
+the runtime found one, else a loop nest in i-k-j order whose inner loop runs along contiguous
+rows of the rhs and the output, so it vectorizes. The rhs may be stored transposed; the loop
+nest reads it either way.
 """
 
 from __future__ import annotations
@@ -51,7 +52,45 @@ def _cblas(em, dtype):
     return ir.Function(em.module, fnty, name), ity
 
 
+def _cblas_gemv(em, dtype):
+    name, ity = em.options["blas"].get(dtype + "v"), I64 if em.options["blas"].get("ilp64") \
+        else I32
+    if name is None:
+        return None, ity
+    if name in em.module.globals:
+        return em.module.globals[name], ity
+    fty = F64 if dtype == "f64" else F32
+    fnty = ir.FunctionType(ir.VoidType(), [I32, I32, ity, ity, fty, PTR, ity, PTR, ity, fty,
+                                           PTR, ity])
+    return ir.Function(em.module, fnty, name), ity
+
+
+def _blas_gemv(em, instr, dest) -> bool:
+    """A matrix times a vector (m == 1 or n == 1) as one ?gemv: ?gemm would pack the matrix on
+    every call (most of the time of an RNN's per-step products). False when it does not apply.
+    The vector is contiguous either way; the matrix is the stored x (n == 1) or y (m == 1)."""
+    x, y = instr.args
+    nb, m, n, k, x_t, y_t = gemm_dims(instr)
+    dtype = instr.out.type.dtype
+    if nb != 1 or len(instr.params["batch"][0]) or (m != 1 and n != 1):
+        return False
+    fn, ity = _cblas_gemv(em, dtype)
+    if fn is None:
+        return False
+    c = lambda v: ir.Constant(ity, v)
+    if n == 1:  # out (m) = X (m, k) v: X stored (m, k), or (k, m) when x_t
+        mat, vec, trans, rows, cols = x, y, x_t, (k if x_t else m), (m if x_t else k)
+    else:  # out (n) = Y^T v: Y stored (k, n), or (n, k) when y_t
+        mat, vec, trans, rows, cols = y, x, not y_t, (n if y_t else k), (k if y_t else n)
+    em.b.call(fn, [ir.Constant(I32, ROW_MAJOR), ir.Constant(I32, TRANS if trans else NO_TRANS),
+                   c(rows), c(cols), const(dtype, 1.0), em.buffer(mat), c(max(1, cols)),
+                   em.buffer(vec), c(1), const(dtype, 0.0), dest, c(1)])
+    return True
+
+
 def _blas_gemm(em, instr, dest):
+    if _blas_gemv(em, instr, dest):
+        return
     x, y = instr.args
     nb, m, n, k, x_t, y_t = gemm_dims(instr)
     dtype, b = instr.out.type.dtype, em.b

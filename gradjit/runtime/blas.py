@@ -26,7 +26,8 @@ def _candidates() -> list[str]:
 
 @functools.cache
 def find() -> dict | None:
-    """{'path', 'f64', 'f32', 'ilp64'} for numpy's BLAS, or None when none is usable."""
+    """{'path', 'f64', 'f32', 'ilp64'} (and 'f64v', 'f32v': gemv) for numpy's BLAS, or None
+    when none is usable."""
     if os.environ.get("GRADJIT_NO_BLAS"):
         return None
     for path in _candidates():
@@ -36,5 +37,9 @@ def find() -> dict | None:
             continue
         for d, s, ilp64 in _SYMBOLS:
             if hasattr(lib, d) and hasattr(lib, s):
-                return {"path": path, "f64": d, "f32": s, "ilp64": ilp64}
+                found = {"path": path, "f64": d, "f32": s, "ilp64": ilp64}
+                dv, sv = d.replace("gemm", "gemv"), s.replace("gemm", "gemv")
+                if hasattr(lib, dv) and hasattr(lib, sv):  # matrix-vector without packing
+                    found.update(f64v=dv, f32v=sv)
+                return found
     return None
