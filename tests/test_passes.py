@@ -147,11 +147,16 @@ def test_a_sum_of_dots_is_one_dot_over_concatenated_operands():
     from gradjit.passes import merge_dot_sums
 
     fn, out = _check(lambda f: dce(merge_dot_sums(f)), DOTS, [
-        "%0 = concatenate %a, %c {axis=1} : f64[4,3]",
-        "%1 = concatenate %b, %d {axis=1} : f64[3,3]",
-        "%2 = dot_general %0, %1 {contract=((1,), (1,)), batch=((), ())} : f64[4,3]",
-        "%3 = add %2, %e : f64[4,3]",
-        "return %3"])
+        # the contracted axis goes first, so the stacks are written in contiguous blocks
+        "%0 = transpose %a {perm=(1, 0)} : f64[1,4]",
+        "%1 = transpose %c {perm=(1, 0)} : f64[2,4]",
+        "%2 = concatenate %0, %1 {axis=0} : f64[3,4]",
+        "%3 = transpose %b {perm=(1, 0)} : f64[1,3]",
+        "%4 = transpose %d {perm=(1, 0)} : f64[2,3]",
+        "%5 = concatenate %3, %4 {axis=0} : f64[3,3]",
+        "%6 = dot_general %2, %5 {contract=((0,), (0,)), batch=((), ())} : f64[4,3]",
+        "%7 = add %6, %e : f64[4,3]",
+        "return %7"])
     args = _dot_args(np.random.default_rng(0))
     np.testing.assert_allclose(run(out, args)[0], run(fn, args)[0], rtol=1e-14)
 
@@ -172,9 +177,34 @@ def test_a_sum_of_only_dots_becomes_the_dot():
     text = DOTS.replace("  %2 = add %0, %e : f64[4,3]\n  %3 = add %2, %1", "  %2 = add %0, %1")\
         .replace("return %3", "return %2")
     fn, out = _check(lambda f: dce(merge_dot_sums(f)), text, [
-        "%0 = concatenate %a, %c {axis=1} : f64[4,3]",
-        "%1 = concatenate %b, %d {axis=1} : f64[3,3]",
-        "%2 = dot_general %0, %1 {contract=((1,), (1,)), batch=((), ())} : f64[4,3]",
-        "return %2"])
+        # the contracted axis goes first, so the stacks are written in contiguous blocks
+        "%0 = transpose %a {perm=(1, 0)} : f64[1,4]",
+        "%1 = transpose %c {perm=(1, 0)} : f64[2,4]",
+        "%2 = concatenate %0, %1 {axis=0} : f64[3,4]",
+        "%3 = transpose %b {perm=(1, 0)} : f64[1,3]",
+        "%4 = transpose %d {perm=(1, 0)} : f64[2,3]",
+        "%5 = concatenate %3, %4 {axis=0} : f64[3,3]",
+        "%6 = dot_general %2, %5 {contract=((0,), (0,)), batch=((), ())} : f64[4,3]",
+        "return %6"])
     args = _dot_args(np.random.default_rng(1))
     np.testing.assert_allclose(run(out, args)[0], run(fn, args)[0], rtol=1e-14)
+
+
+def test_a_long_sum_of_outer_products_becomes_few_gemms():
+    """What reverse mode of an unrolled RNN makes: the pipeline merges 20 rank-1 updates into
+    dots of at most MAX_MERGED terms each, and the result is still the sum."""
+    import gradjit
+    from gradjit.passes.dot_sums import MAX_MERGED
+
+    def f(a, b):
+        total = a[0][:, None] @ b[0][None, :]
+        for i in range(1, 20):
+            total = total + a[i][:, None] @ b[i][None, :]
+        return total
+
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(20, 6)), rng.normal(size=(20, 5))
+    fn = gradjit.jit(f).trace(a, b)
+    dots = [i for i in fn.body if i.prim.name == "dot_general"]
+    assert len(dots) == -(-20 // MAX_MERGED)
+    np.testing.assert_allclose(run(fn, [a, b])[0], a.T @ b, rtol=1e-13)

@@ -17,6 +17,11 @@ from ..ops.primitive import REGISTRY
 from .regions import map_regions
 
 
+# dots merged into one at most: the concatenation of k operands is k copy loops in one kernel,
+# and LLVM's scheduling of those (unrolled) copies grows faster than linearly with k
+MAX_MERGED = 8
+
+
 def merge_dot_sums(fn: Function) -> Function:
     body = [Instr(i.prim, i.args, map_regions(i.params, merge_dot_sums), i.outs, i.loc)
             for i in fn.body]
@@ -76,7 +81,8 @@ def _rewrite_sum(root: Instr, producers, uses, inner) -> list[Instr] | None:
             key = _key(p)
             if key is not None:
                 groups[key].append(p)
-    merged = {id(g[0]): g for g in groups.values() if len(g) > 1}
+    chunks = [g[k:k + MAX_MERGED] for g in groups.values() for k in range(0, len(g), MAX_MERGED)]
+    merged = {id(g[0]): g for g in chunks if len(g) > 1}
     if not merged:
         return None
     gone = {d.out for g in merged.values() for d in g[1:]}
@@ -99,16 +105,28 @@ def _rewrite_sum(root: Instr, producers, uses, inner) -> list[Instr] | None:
 
 
 def _merged_dot(group: list[Instr], new: list[Instr], loc) -> Value:
-    """Append concatenations of the group's operands and their one dot; return its value."""
-    (cl, cr) = group[0].params["contract"]
+    """Append concatenations of the group's operands and their one dot; return its value.
+    Without batch axes, each operand's concatenated axis is moved to the front first, so the
+    stack is written in contiguous blocks (W4: a column-wise concatenation of 8 vectors is
+    strided copies that LLVM takes twice as long to compile, and that run slower)."""
+    params = dict(group[0].params)
+    contract = [list(c) for c in params["contract"]]
+    front = params["batch"] == ((), ())
     stacked = []
-    for side, axis in ((0, cl[0]), (1, cr[0])):
-        parts = [d.args[side] for d in group]
+    for side in (0, 1):
+        axis, parts = contract[side][0], [d.args[side] for d in group]
+        if front and axis:
+            perm = (axis,) + tuple(i for i in range(parts[0].type.ndim) if i != axis)
+            moved = [Value(p.type.with_shape(p.type.shape[i] for i in perm)) for p in parts]
+            new += [Instr(REGISTRY["transpose"], [p], {"perm": perm}, [m], loc)
+                    for p, m in zip(parts, moved)]
+            parts, contract[side], axis = moved, [perm.index(i) for i in contract[side]], 0
         t = parts[0].type
         size = sum(p.type.shape[axis] for p in parts)
         v = Value(t.with_shape(t.shape[:axis] + (size,) + t.shape[axis + 1:]))
         new.append(Instr(REGISTRY["concatenate"], parts, {"axis": axis}, [v], loc))
         stacked.append(v)
+    params["contract"] = (tuple(contract[0]), tuple(contract[1]))
     out = Value(group[0].out.type)
-    new.append(Instr(REGISTRY["dot_general"], stacked, dict(group[0].params), [out], loc))
+    new.append(Instr(REGISTRY["dot_general"], stacked, params, [out], loc))
     return out
