@@ -119,13 +119,18 @@ def _expm1_small(k: K, r):
     return k.fma(k.mul(r, r), k.poly(r, EXP_TAYLOR[2:]), r)
 
 
-def expm1(k: K, x):
-    # e^x - 1 = 2^n (e^r - 1) + (2^n - 1), exact-ish for |x| <= 40; beyond, e^x or -1
-    xc = k.sel(k.gt(x, k.c(40.0)), k.c(40.0), k.sel(k.lt(x, k.c(-40.0)), k.c(-40.0), x))
-    n, ni = k.round_int(k.mul(xc, k.c(LOG2E)))
-    r = k.fma(n, k.c(-LN2_LO), k.fma(n, k.c(-LN2_HI), xc))
+def _expm1_mid(k: K, x):
+    """e^x - 1 = 2^n (e^r - 1) + (2^n - 1), exact-ish for |x| <= 40."""
+    n, ni = k.round_int(k.mul(x, k.c(LOG2E)))
+    r = k.fma(n, k.c(-LN2_LO), k.fma(n, k.c(-LN2_HI), x))
     s = k.pow2(ni)
-    mid = k.fma(s, _expm1_small(k, r), k.sub(s, k.c(1.0)))
+    return k.fma(s, _expm1_small(k, r), k.sub(s, k.c(1.0)))
+
+
+def expm1(k: K, x):
+    # _expm1_mid for |x| <= 40; beyond, e^x or -1
+    xc = k.sel(k.gt(x, k.c(40.0)), k.c(40.0), k.sel(k.lt(x, k.c(-40.0)), k.c(-40.0), x))
+    mid = _expm1_mid(k, xc)
     out = k.sel(k.gt(x, k.c(40.0)), _exp_core(k, x), k.sel(k.lt(x, k.c(-40.0)), k.c(-1.0), mid))
     return k.sel(k.b.fcmp_unordered("ueq", x, k.c(0.0)), x, out)  # NaN, and -0 keeps its sign
 
@@ -176,10 +181,12 @@ def log1p(k: K, x):
 
 def tanh(k: K, x):
     # tanh|x| = e/(e+2) with e = expm1(2|x|); tanh is 1.0 in f64 beyond |x| = 19.1
+    # (2|x| is clamped to 40, where expm1 needs no overflow path: one polynomial, not two)
     a = k.abs(x)
     a = k.sel(k.gt(a, k.c(20.0)), k.c(20.0), a)
-    e = expm1(k, k.add(a, a))
+    e = _expm1_mid(k, k.add(a, a))
     t = k.div(e, k.add(e, k.c(2.0)))
+    t = k.sel(k.isnan(x), x, t)
     return k.call("llvm.copysign", t, x)
 
 
