@@ -6,8 +6,10 @@ from ..ir.core import Function
 
 
 def map_regions(params: dict, run) -> dict:
-    """params with every sub-Function replaced by run(sub-Function)."""
-    if not any(isinstance(v, (Function, tuple)) for v in params.values()):
+    """params with every sub-Function replaced by run(sub-Function) (params itself when it has
+    none: the common case, so it is checked first without building anything)."""
+    if not any(type(v) is Function or (type(v) is tuple and any(type(x) is Function for x in v))
+               for v in params.values()):
         return params
 
     def one(v):

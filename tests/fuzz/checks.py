@@ -236,7 +236,12 @@ def extra_backends() -> list[str]:
 
 
 def check_backend(case: Case, name: str):
-    """jit and grad (and the second gradient of small programs) on `name` == interpreter."""
+    """jit and grad (and the second gradient of small programs) on `name` == interpreter.
+    An ill-conditioned f32 program is compared as its f64 twin: its f32 results from two
+    correct summation orders differ by roundoff amplified past any tolerance (seed 0 program
+    1300: three cos(s) * s steps on s ~ 100 turn 1e-7 into 1e-2, in numpy as in LLVM)."""
+    if case.low and case.conditioning > 1e-4:
+        case = case.wide
     case.compare_outs(gradjit.jit(case.f, backend=name)(*case.args), f"{name} jit", rtol=1e-9)
     got = list(case.grad_fn(name)(*case.args))
     _grad_types(case, got, f"{name} gradient")
