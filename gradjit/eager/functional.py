@@ -71,8 +71,16 @@ def _python_number(x):
 # ---- elementwise binary ----------------------------------------------------------------------
 
 
+# array-API functions and the numpy functions that compute them on same-dtype float arrays
+_NUMPY = {A.add: np.add, A.subtract: np.subtract, A.multiply: np.multiply,
+          A.divide: np.true_divide, A.maximum: np.maximum, A.minimum: np.minimum,
+          A.exp: np.exp, A.log: np.log, A.sqrt: np.sqrt, A.sin: np.sin, A.cos: np.cos,
+          A.tanh: np.tanh, A.negative: np.negative, A.absolute: np.absolute}
+
+
 def _binary_op(name, fn, float_result=False):
-    op = EagerOp(name, lambda x, y, dtype: fn(_cast(x, dtype), _cast(y, dtype)))
+    op = EagerOp(name, lambda x, y, dtype: fn(_cast(x, dtype), _cast(y, dtype)),
+                 fast=_NUMPY.get(fn))
 
     def call(input, other):
         input, other = _coerce(_python_number(input)), _coerce(_python_number(other))
@@ -149,7 +157,7 @@ def remainder(input, other):
 
 
 def _unary_op(name, fn, float_result=True):
-    op = EagerOp(name, lambda x, dtype: fn(A.asarray(x, dtype)))
+    op = EagerOp(name, lambda x, dtype: fn(A.asarray(x, dtype)), fast=_NUMPY.get(fn))
 
     def call(input):
         ir = as_tensor(input).dtype.ir

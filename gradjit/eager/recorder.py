@@ -33,6 +33,10 @@ class EagerOp:
     # run the forward as its traced Function, cached per signature: worth it for composites
     # of many primitives (conv2d, losses), where the array API's per-call work dominates
     staged: bool = False
+    # the numpy function computing `fn` when every array input already has the result's float
+    # dtype and the rest are Python numbers (numpy's weak scalars then agree with torch's
+    # promotion): skips the array API's type and broadcast checks, most of an eager op's time
+    fast: Callable | None = None
 
 
 def _freeze(v):
@@ -139,6 +143,24 @@ def _placeholder(array, t: TensorType):
     return np.zeros(t.shape, t.np_dtype) if array is None else array
 
 
+_FLOAT = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64)}
+
+
+def _plain(vals, ir) -> bool:
+    """Every value a numpy array of the float dtype `ir`, or a Python int or float."""
+    want = _FLOAT.get(ir)
+    if want is None:
+        return False
+    for v in vals:
+        kind = type(v)
+        if kind is np.ndarray:
+            if v.dtype != want:
+                return False
+        elif kind is not float and kind is not int:
+            return False
+    return True
+
+
 def apply(op: EagerOp, *args, **params):
     """Run `op` on the arrays of `args` now; record its node if anything requires grad."""
     from .tensor import Tensor
@@ -150,6 +172,9 @@ def apply(op: EagerOp, *args, **params):
 
         template = tuple(TENSOR if isinstance(a, Tensor) else a for a in args)
         out = run_forward(op, template, params, [t._data for t in tensors])
+    elif op.fast is not None and _plain(vals, params.get("dtype")):
+        with np.errstate(all="ignore"):
+            out = np.asarray(op.fast(*vals))
     else:
         with np.errstate(all="ignore"):
             out = np.asarray(op.fn(*vals, **params))
