@@ -16,8 +16,9 @@ import sys
 import tempfile
 import textwrap
 
+from readme_io import update
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
 EXAMPLE = os.path.join(ROOT, "examples", "cli_example.py")
 BEGIN, END = "<!-- cli:begin -->", "<!-- cli:end -->"
 
@@ -109,14 +110,7 @@ def rewrite(text: str, body: str) -> str:
 
 
 def main() -> int:
-    with open(README) as f:
-        text = f.read()
-    new = rewrite(text, section())
-    if new != text:
-        with open(README, "w") as f:
-            f.write(new)
-    print(f"readme_cli: README.md {'updated' if new != text else 'already up to date'}")
-    return 0
+    return update(rewrite, section(), "readme_cli")
 
 
 if __name__ == "__main__":

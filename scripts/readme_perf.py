@@ -17,8 +17,9 @@ import sys
 import tempfile
 import textwrap
 
+from readme_io import update
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
 RUN = os.path.join(ROOT, "benchmarks", "run.py")
 BEGIN, END = "<!-- perf:begin -->", "<!-- perf:end -->"
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -88,14 +89,7 @@ def main(argv=None) -> int:
             data = json.load(f)
     else:
         data = bench()
-    with open(README) as f:
-        text = f.read()
-    new = rewrite(text, section(data))
-    if new != text:
-        with open(README, "w") as f:
-            f.write(new)
-    print(f"readme_perf: README.md {'updated' if new != text else 'already up to date'}")
-    return 0
+    return update(rewrite, section(data), "readme_perf")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,16 @@ DOTS = "func @f(%a: f64[4,1], %b: f64[3,1], %c: f64[4,2], %d: f64[3,2], %e: f64[
 }"""
 
 
+# DOTS' two dots as one; the contracted axis goes first, so the stacks are contiguous blocks
+MERGED = ["%0 = transpose %a {perm=(1, 0)} : f64[1,4]",
+          "%1 = transpose %c {perm=(1, 0)} : f64[2,4]",
+          "%2 = concatenate %0, %1 {axis=0} : f64[3,4]",
+          "%3 = transpose %b {perm=(1, 0)} : f64[1,3]",
+          "%4 = transpose %d {perm=(1, 0)} : f64[2,3]",
+          "%5 = concatenate %3, %4 {axis=0} : f64[3,3]",
+          "%6 = dot_general %2, %5 {contract=((0,), (0,)), batch=((), ())} : f64[4,3]"]
+
+
 def _dot_args(rng):
     return [rng.normal(size=s) for s in [(4, 1), (3, 1), (4, 2), (3, 2), (4, 3)]]
 
@@ -146,17 +156,8 @@ def _dot_args(rng):
 def test_a_sum_of_dots_is_one_dot_over_concatenated_operands():
     from gradjit.passes import merge_dot_sums
 
-    fn, out = _check(lambda f: dce(merge_dot_sums(f)), DOTS, [
-        # the contracted axis goes first, so the stacks are written in contiguous blocks
-        "%0 = transpose %a {perm=(1, 0)} : f64[1,4]",
-        "%1 = transpose %c {perm=(1, 0)} : f64[2,4]",
-        "%2 = concatenate %0, %1 {axis=0} : f64[3,4]",
-        "%3 = transpose %b {perm=(1, 0)} : f64[1,3]",
-        "%4 = transpose %d {perm=(1, 0)} : f64[2,3]",
-        "%5 = concatenate %3, %4 {axis=0} : f64[3,3]",
-        "%6 = dot_general %2, %5 {contract=((0,), (0,)), batch=((), ())} : f64[4,3]",
-        "%7 = add %6, %e : f64[4,3]",
-        "return %7"])
+    fn, out = _check(lambda f: dce(merge_dot_sums(f)), DOTS,
+                     MERGED + ["%7 = add %6, %e : f64[4,3]", "return %7"])
     args = _dot_args(np.random.default_rng(0))
     np.testing.assert_allclose(run(out, args)[0], run(fn, args)[0], rtol=1e-14)
 
@@ -176,16 +177,7 @@ def test_a_sum_of_only_dots_becomes_the_dot():
 
     text = DOTS.replace("  %2 = add %0, %e : f64[4,3]\n  %3 = add %2, %1", "  %2 = add %0, %1")\
         .replace("return %3", "return %2")
-    fn, out = _check(lambda f: dce(merge_dot_sums(f)), text, [
-        # the contracted axis goes first, so the stacks are written in contiguous blocks
-        "%0 = transpose %a {perm=(1, 0)} : f64[1,4]",
-        "%1 = transpose %c {perm=(1, 0)} : f64[2,4]",
-        "%2 = concatenate %0, %1 {axis=0} : f64[3,4]",
-        "%3 = transpose %b {perm=(1, 0)} : f64[1,3]",
-        "%4 = transpose %d {perm=(1, 0)} : f64[2,3]",
-        "%5 = concatenate %3, %4 {axis=0} : f64[3,3]",
-        "%6 = dot_general %2, %5 {contract=((0,), (0,)), batch=((), ())} : f64[4,3]",
-        "return %6"])
+    fn, out = _check(lambda f: dce(merge_dot_sums(f)), text, MERGED + ["return %6"])
     args = _dot_args(np.random.default_rng(1))
     np.testing.assert_allclose(run(out, args)[0], run(fn, args)[0], rtol=1e-14)
 
