@@ -57,3 +57,15 @@ def test_gradients_through_fast_ops():
     t = np.tanh(v)
     want = (1 - t * t) * np.exp(-v) - t * np.exp(-v) + 1 / 3.0 - 0.5 / np.sqrt(v)
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
+def test_fill_and_zero_keep_the_dtype(dtype):
+    t = torch.tensor([[1, 2], [3, 4]], dtype=dtype)
+    t.fill_(7)
+    assert t.dtype == dtype and t.numpy().tolist() == [[7, 7], [7, 7]]
+    t.zero_()
+    assert t.dtype == dtype and not t.numpy().any()
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        w.zero_()

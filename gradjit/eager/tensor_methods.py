@@ -86,7 +86,8 @@ def _inplace(name, fn):
 
 _COPY = EagerOp("CopyBackwards", lambda x, src, dtype: A.broadcast_to(A.asarray(src, dtype),
                                                                        A.shape_of(x)))
-_FILL = EagerOp("FillBackward0", lambda x, value: A.full_like(x, value))
+_FILL = EagerOp("FillBackward0", lambda x, value, dtype: A.full_like(x, value),
+                fast=np.full_like)
 
 
 def _copy(self, src, non_blocking=False):
@@ -95,7 +96,8 @@ def _copy(self, src, non_blocking=False):
 
 
 def _fill(self, value):
-    return apply(_FILL, self, float(value) if self.is_floating_point() else int(value))
+    return apply(_FILL, self, float(value) if self.is_floating_point() else int(value),
+                 dtype=self.dtype.ir)
 
 
 _INPLACE = {"add_": F.add, "sub_": F.sub, "mul_": F.mul, "div_": F.div, "pow_": F.pow,
