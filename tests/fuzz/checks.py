@@ -251,7 +251,7 @@ def check_backend(case: Case, name: str):
         if case.low:  # f32: as close to the f64 gradient as the interpreter's f32 one is (two
             # summation orders differ by roundoff, which ill-conditioned programs amplify)
             low_precision_close(g, want, case.wide.grad[i], f"{name} f32 gradient of argnum "
-                                f"{i}", floor=1e-4)
+                                f"{i}", floor=1e-4, atol=floor)
             continue
         close(np.asarray(g, np.float64), np.asarray(want, np.float64),
               f"{name} gradient of argnum {i}", rtol, floor)

@@ -50,16 +50,17 @@ def close(got, want, what: str, rtol: float = 1e-10, atol: float = 0.0):
         raise Mismatch(f"{what}: {_worst(g, w, tol)}")
 
 
-def low_precision_close(got, want, wide, what: str, factor: float = 20.0, floor: float = 1e-5):
+def low_precision_close(got, want, wide, what: str, factor: float = 20.0, floor: float = 1e-5,
+                        atol: float = 0.0):
     """An f32 result `got` against numpy's own f32 result `want` and the f64 result `wide`:
-    max |got - wide| <= factor * max |want - wide| + floor * max |wide|."""
+    max |got - wide| <= factor * max |want - wide| + floor * max |wide| + atol."""
     same_type(got, want, what)
     got, want = np.asarray(got), np.asarray(want)
     if want.size == 0 or want.dtype.kind != "f":
         return  # integer results of an f32 program may flip where values nearly tie
     g, w, x = (np.asarray(a, np.float64) for a in (got, want, wide))
     numpy_error = np.max(np.abs(w - x))
-    tol = factor * numpy_error + floor * np.max(np.abs(x)) + 1e-30
+    tol = factor * numpy_error + floor * np.max(np.abs(x)) + atol + 1e-30
     if np.max(np.abs(g - x)) > tol:
         raise Mismatch(f"{what}: f32 error {np.max(np.abs(g - x)):.3g} > {tol:.3g} (numpy's "
                        f"own f32 error {numpy_error:.3g}; {_worst(g, x, np.full(g.shape, tol))})")
