@@ -16,7 +16,7 @@ import sys
 import tempfile
 import textwrap
 
-from readme_io import update
+from readme_io import between_markers, update
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "cli_example.py")
@@ -99,10 +99,10 @@ def section() -> str:
 
 
 def rewrite(text: str, body: str) -> str:
+    done = between_markers(text, BEGIN, END, body)
+    if done is not None:
+        return done
     generated = f"{BEGIN}\n{body}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        return head + generated + rest.split(END, 1)[1]
     tour = text.index("## A tour")
     nxt = text.find("\n## ", tour + 1)
     nxt = len(text) if nxt < 0 else nxt + 1

@@ -17,3 +17,11 @@ def update(rewrite, section: str, who: str) -> int:
             f.write(new)
     print(f"{who}: README.md {'updated' if new != text else 'already up to date'}")
     return 0
+
+
+def between_markers(text: str, begin: str, end: str, body: str) -> str | None:
+    """text with what lies between the markers replaced by body, or None without markers."""
+    if begin not in text or end not in text:
+        return None
+    head, rest = text.split(begin, 1)
+    return head + f"{begin}\n{body}{end}" + rest.split(end, 1)[1]

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import textwrap
 
-from readme_io import update
+from readme_io import between_markers, update
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(ROOT, "benchmarks", "run.py")
@@ -68,10 +68,10 @@ def fenced(lines: list[str]) -> str:
 
 
 def rewrite(text: str, body: str) -> str:
+    done = between_markers(text, BEGIN, END, body)
+    if done is not None:
+        return done
     generated = f"{BEGIN}\n{body}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        return head + generated + rest.split(END, 1)[1]
     start = text.index("## Performance")
     start = text.index("\n", start) + 1
     nxt = text.find("\n## ", start)
