@@ -16,7 +16,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..ir.core import Function, Instr
-from .ltypes import I1, I8, I32, I64, MEM, PTR, i64
+from .ltypes import I1, I8, I64, MEM, PTR, i64
 from .plan import nbytes
 
 
@@ -41,9 +41,7 @@ def region(em, instr: Instr, fn: Function) -> ir.Function:
 
 
 def _call(em, f: ir.Function, ins, outs, ws) -> None:
-    status = em.b.call(f, [*ins, *outs, ws])
-    failed = em.b.icmp_signed("!=", status, ir.Constant(I32, 0))
-    em.b.store(em.b.select(failed, status, em.b.load(em.error, typ=I32)), em.error)
+    em.call_checked(f, [*ins, *outs, ws])
 
 
 def _scratch(em, instr):

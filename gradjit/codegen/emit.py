@@ -45,7 +45,7 @@ PART_GROUPS = 24
 @dataclass
 class Lowered:
     module: ir.Module
-    name: str  # the symbol of `void name(void **args)`; `name_py` is the Python entry
+    name: str  # the symbol of `int32 name(void **args)`; `name_py`, `name_s`: Python entries
     fn: Function  # after canonicalization
     plan: Plan
     errors: list[tuple]  # run-time checks (op, problem, loc): entry status k + 1 is errors[k - 1]
@@ -127,12 +127,15 @@ class Emitter:
                     self.emit_group(group)
                 self._close()
                 self.b, self.entry, self.error = state
-                status = self.b.call(part, [*body.args, frame])
-                failed = self.b.icmp_signed("!=", status, ir.Constant(I32, 0))
-                self.b.store(self.b.select(failed, status, self.b.load(self.error, typ=I32)),
-                             self.error)
+                self.call_checked(part, [*body.args, frame])
         self._close()
         return body
+
+    def call_checked(self, f: ir.Function, args) -> None:
+        """Call an internal function; a nonzero status (its failed check) becomes ours."""
+        status = self.b.call(f, args)
+        failed = self.b.icmp_signed("!=", status, ir.Constant(I32, 0))
+        self.b.store(self.b.select(failed, status, self.b.load(self.error, typ=I32)), self.error)
 
     def _open(self, name: str, arg_types) -> ir.Function:
         """Start an internal function `i32 name(args...)`: allocas collect in its `entry`."""

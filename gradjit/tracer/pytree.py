@@ -74,9 +74,3 @@ def expression(treedef: TreeDef, leaves: list[str], names: dict) -> str:
 
     return build(treedef)
 
-
-def builder(treedef: TreeDef):
-    """A function `leaves -> tree` compiled for treedef once."""
-    names: dict = {}
-    expr = expression(treedef, [f"leaves[{k}]" for k in range(treedef.num_leaves)], names)
-    return eval(f"lambda leaves: {expr}", names)  # noqa: S307 (our own generated source)
