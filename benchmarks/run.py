@@ -127,18 +127,23 @@ def first_calls(repeats=1) -> dict:
 
 
 def runner_overhead() -> dict:
-    """W1 split: the compiled runner alone, and a bare ctypes call, in seconds."""
+    """W1 split, in seconds: the kernel's builtin alone (what `grad(f)(x, y)` calls), its array
+    runner, and a bare ctypes call of the same compiled kernel (its `_s` entry)."""
     import ctypes
 
     from gradjit.runtime import compile_function
 
-    fn = gradjit.grad(W.w1_f, argnums=(0, 1)).trace(0.7, -0.3)
-    run = compile_function(fn)
+    g = gradjit.grad(W.w1_f, argnums=(0, 1))
+    g(0.7, -0.3)
+    run = compile_function(g.trace(0.7, -0.3))
     a, b = np.asarray(0.7), np.asarray(-0.3)
-    libm = ctypes.CDLL(None)
-    cos = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(
-        ctypes.cast(libm.cos, ctypes.c_void_p).value)
-    return {"runner": median_time(lambda: run([a, b])), "ctypes": median_time(lambda: cos(0.5))}
+    kernel = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_double, ctypes.c_double, ctypes.c_void_p,
+                              ctypes.c_void_p)(run.engine.address("gj_grad_w1_f_s"))
+    out = ctypes.addressof((ctypes.c_double * 2)())
+    native = g._native
+    return {"runner": median_time(lambda: run([a, b])),
+            "ctypes": median_time(lambda: kernel(0.7, -0.3, out, None)),
+            "builtin": median_time(lambda: native(0.7, -0.3))}
 
 
 def machine() -> dict:

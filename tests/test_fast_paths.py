@@ -82,3 +82,69 @@ def test_scalar_path_from_8_threads_at_once():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_native_builtin_serves_float_calls_and_gives_the_ctypes_paths_answer():
+    from gradjit.runtime import native
+
+    assert native.layout_ok()  # CPython 3.x, 64-bit: the offsets hold (else this path is off)
+    g = gradjit.grad(w1, argnums=(0, 1))
+    first = g(0.7, -0.3)
+    assert type(g._native).__name__ == "builtin_function_or_method"
+    run = compile_function(g.trace(0.7, -0.3))
+    for x, y in [(0.7, -0.3), (-2.5, 1.5), (float("nan"), 1.0), (1e300, 1.0)]:
+        got = g._native(x, y)
+        assert type(got) is tuple and all(type(v) is np.float64 for v in got)
+        np.testing.assert_array_equal(got, list(run.scalar(x, y)))  # bit for bit
+        np.testing.assert_array_equal(got, g(x, y))
+    assert g(0.7, -0.3) == first
+    one = gradjit.grad(w1)  # one gradient: a float64, not a 1-tuple
+    assert type(one(0.7, -0.3)) is np.float64 and type(one(0.7, -0.3)) is np.float64
+    assert one(0.7, -0.3) == pytest.approx(w1_grad(0.7, -0.3)[0], rel=1e-13)
+
+
+@pytest.mark.parametrize("args", [(np.float64(0.7), -0.3), (np.asarray(0.7), -0.3), (0.7,),
+                                  (0.7, -0.3, 1.0), ()])
+def test_native_builtin_declines_what_is_not_exactly_its_floats(args):
+    g = gradjit.grad(w1, argnums=(0, 1))
+    g(0.7, -0.3)
+    assert g._native(*args) is NotImplemented
+    if len(args) == 2:  # the general path answers instead, the same numbers
+        np.testing.assert_allclose(g(*args), w1_grad(0.7, -0.3), rtol=1e-13)
+    else:
+        with pytest.raises(TypeError):
+            g(*args)
+
+
+def test_native_builtin_keeps_no_references():
+    import sys
+    import tracemalloc
+
+    g = gradjit.grad(w1, argnums=(0, 1))
+    g(0.7, -0.3)
+    out = g(0.7, -0.3)
+    assert sys.getrefcount(out) == 2 and [sys.getrefcount(v) for v in out] == [3, 3]
+    tracemalloc.start()
+    try:
+        for _ in range(20000):
+            g(0.7, -0.3)
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(20000):
+            g(0.7, -0.3)
+        assert tracemalloc.get_traced_memory()[0] - before < 1000
+    finally:
+        tracemalloc.stop()
+
+
+def test_native_builtin_is_dropped_with_its_compiled_code(monkeypatch):
+    from gradjit.tracer import transforms
+
+    monkeypatch.setattr(transforms, "MAX_SIGNATURES", 2)
+    g = gradjit.grad(lambda x, y: np.sum(w1(x, y)))
+    g(0.7, -0.3)
+    assert g._native is not transforms._not_native
+    for n in (1, 2, 3):  # the float signature is the stalest: it goes, with its code
+        g(np.full(n, 0.7), np.full(n, -0.3))
+    assert g._native is transforms._not_native
+    assert g(0.7, -0.3) == pytest.approx(w1_grad(0.7, -0.3)[0], rel=1e-13)
+    assert g._native is not transforms._not_native

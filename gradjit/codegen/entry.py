@@ -4,6 +4,11 @@
   returns 0, or k when run-time check k failed (an index out of range; see Lowered.errors).
 - `i32 <name>_s(double..., double *out, ptr ws)`: only when every input and output is an f64
   scalar: Python floats in, floats out, without a numpy object on the way.
+- `ptr <name>_fc(ptr self, ptr *args, i64 nargs)`: with `_s`, a CPython METH_FASTCALL function
+  (runtime/native.py makes it a builtin): Python floats in, a numpy.float64 or a tuple of them
+  out (what the array path gives),
+  no ctypes on the way; it answers NotImplemented for anything else (the caller's slow path
+  then runs, and raises what it should).
 - `i32 <name>_py(tuple)`: what the runtime calls through ctypes with one `py_object`, the tuple
   `(numpy.ndarray, workspace, inputs..., outputs...)`, so a call costs one ctypes call with one
   argument and no `.ctypes.data` lookups; returns 0, 1 (arguments refused) or k + 1 (check k
@@ -25,6 +30,10 @@ from .ltypes import F64, I8, I32, I64, PTR, i64
 OB_TYPE, DATA, NDIM, DIMS, DESCR, FLAGS = 8, 16, 24, 32, 56, 64
 DESCR_BYTEORDER, DESCR_TYPE_NUM = 26, 28
 TUPLE_SIZE, TUPLE_ITEMS = 16, 24  # PyTupleObject: ob_size, then the item pointers inline
+FLOAT_VAL = 16  # PyFloatObject and numpy.float64: the double after the object header
+# the `_fc` entry's context: words of an uint64 array, item 0 of its `self` tuple
+CTX_FLOAT_TYPE, CTX_RESULT_TYPE, CTX_ALLOC, CTX_TUPLE_NEW, CTX_NOT_IMPLEMENTED, CTX_INCREF, \
+    CTX_DECREF, CTX_AS_TUPLE = range(8)
 C_CONTIGUOUS_ALIGNED = 0x1 | 0x100
 # numpy type numbers per IR dtype (i64 is NPY_LONG or NPY_LONGLONG on LP64)
 TYPE_NUMS = {"bool": (0,), "i32": (5,), "i64": (7, 9), "f32": (11,), "f64": (12,)}
@@ -35,6 +44,7 @@ def add_entries(module: ir.Module, name: str, fn: Function, body: ir.Function) -
     _py_entry(module, name, fn, body)
     if is_scalar(fn):
         _scalar_entry(module, name, fn, body)
+        _fastcall_entry(module, name, fn, body)
 
 
 def is_scalar(fn: Function) -> bool:
@@ -57,6 +67,83 @@ def _scalar_entry(module, name, fn: Function, body):
     out, ws = f.args[n_in], f.args[n_in + 1]
     outs = [b.gep(out, [i64(k)], source_etype=F64) for k in range(len(fn.results))]
     b.ret(b.call(body, slots + outs + [ws]))
+
+
+class _Callee:
+    """A function pointer held in a value, called with a known type (llvmlite calls only
+    values that carry a function type; opaque pointers do not)."""
+
+    def __init__(self, value, fnty):
+        self.value, self.function_type = value, fnty
+
+    def get_reference(self):
+        return self.value.get_reference()
+
+
+def _fastcall_entry(module, name, fn: Function, body):
+    """`ptr <name>_fc(ptr self, ptr *args, i64 nargs)`, a METH_FASTCALL C function. `self` is
+    the tuple (context, ...) runtime/native.py builds: the context's words hold the C-API
+    pointers it calls (so the module names no Python symbol and stays loadable anywhere)."""
+    n_in, n_out = len(fn.params), len(fn.results)
+    f = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), name + "_fc")
+    b = ir.IRBuilder(f.append_basic_block("entry"))
+    not_mine, null = f.append_basic_block("not_mine"), ir.Constant(PTR, None)
+    self_, args, nargs = f.args
+
+    def guard(ok, fail=not_mine):
+        nxt = f.append_basic_block("ok")
+        b.cbranch(ok, nxt, fail)
+        b.position_at_end(nxt)
+
+    ctx = _field(b, _field(b, self_, TUPLE_ITEMS, PTR), DATA, PTR)
+
+    def word(k, ty=PTR):
+        return b.load(b.gep(ctx, [i64(k)], source_etype=I64), typ=ty)
+
+    def c_api(k, ret, *params):
+        return _Callee(word(k), ir.FunctionType(ret, params))
+
+    slots = [b.alloca(F64) for _ in range(n_in + n_out)]
+    guard(b.icmp_signed("==", nargs, i64(n_in)))
+    float_type = word(CTX_FLOAT_TYPE)
+    for k in range(n_in):
+        obj = b.load(b.gep(args, [i64(k)], source_etype=PTR), typ=PTR)
+        guard(b.icmp_unsigned("==", _field(b, obj, OB_TYPE, PTR), float_type))
+        b.store(_field(b, obj, FLOAT_VAL, F64), slots[k])
+    status = b.call(body, slots + [null])
+    guard(b.icmp_signed("==", status, ir.Constant(I32, 0)))
+    alloc = c_api(CTX_ALLOC, PTR, PTR, I64)  # PyType_GenericAlloc(numpy.float64, 0)
+    result_type = word(CTX_RESULT_TYPE)
+    failed = f.append_basic_block("failed")
+    ir.IRBuilder(failed).ret(null)
+
+    def box(v, fail):
+        obj = b.call(alloc, [result_type, i64(0)])
+        guard(b.icmp_unsigned("!=", obj, null), fail)
+        b.store(v, b.gep(obj, [i64(FLOAT_VAL)], source_etype=I8))
+        return obj
+
+    outs = [b.load(s, typ=F64) for s in slots[n_in:]]
+    if n_out == 1:
+        single = f.append_basic_block("single")
+        tuple_block = f.append_basic_block("tuple")
+        b.cbranch(b.icmp_signed("==", word(CTX_AS_TUPLE, I64), i64(0)), single, tuple_block)
+        b.position_at_end(single)
+        b.ret(box(outs[0], failed))
+        b.position_at_end(tuple_block)
+    t = b.call(c_api(CTX_TUPLE_NEW, PTR, I64), [i64(n_out)])
+    guard(b.icmp_unsigned("!=", t, null), failed)
+    drop = f.append_basic_block("drop")
+    for k, v in enumerate(outs):
+        b.store(box(v, drop), b.gep(t, [i64(TUPLE_ITEMS + 8 * k)], source_etype=I8))
+    b.ret(t)
+    b.position_at_end(drop)  # a float could not be made: the tuple goes, the error stays set
+    b.call(c_api(CTX_DECREF, ir.VoidType(), PTR), [t])
+    b.branch(failed)
+    b.position_at_end(not_mine)
+    nothing = word(CTX_NOT_IMPLEMENTED)
+    b.call(c_api(CTX_INCREF, ir.VoidType(), PTR), [nothing])
+    b.ret(nothing)
 
 
 def _c_entry(module, name, body):

@@ -12,9 +12,9 @@ entry is used with a pointer array instead (slower: `.ctypes.data` costs ~1-2 µ
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import threading
-import functools
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from ..codegen.entry import (
     TUPLE_SIZE,
 )
 from ..errors import CompilerBug, IndexingError, ResourceLimitError, TraceError
+from . import native
 
 
 @functools.cache
@@ -159,6 +160,7 @@ def _scalar_runner(engine, symbol, ws_size, n_in, n_out, errors):
             _raise(errors, status)
         return buffer()
 
+    run.native = functools.partial(native.fastcall, engine, symbol)  # (as_tuple) -> builtin
     return run
 
 

@@ -173,6 +173,27 @@ class Staged:
         exec(f"def call(args):\n    {first}\n    return {result}\n", names)  # noqa: S102
         return names["call"]
 
+    def native_call(self, post=None):
+        """The runner's builtin for Python floats in (runtime/native.py), or None. It returns a
+        float or a flat tuple of floats, so it serves only results of that shape after `post`
+        (grad's post, `r -> r[1]`, only selects: it is applied to placeholders to find out)."""
+        scalar = getattr(self.runner(), "scalar", None)
+        if scalar is None or self.captured:
+            return None
+        leaves = [object() for _ in range(self.out_tree.num_leaves)]
+        shaped = pytree.unflatten(self.out_tree, leaves)
+        if post is not None:
+            try:
+                shaped = post(shaped)
+            except Exception:  # noqa: BLE001  (a post that computes: not for the builtin)
+                return None
+        if len(leaves) == 1 and shaped is leaves[0]:
+            return scalar.native(False)
+        if type(shaped) is tuple and len(shaped) == len(leaves) and \
+                all(a is b for a, b in zip(shaped, leaves)):
+            return scalar.native(True)
+        return None
+
     def finish(self, outs):
         outs = [o[()] if isinstance(o, np.ndarray) and o.ndim == 0 else o for o in outs]
         return pytree.unflatten(self.out_tree, outs)

@@ -53,6 +53,7 @@ class Transformed:
         self.backend = backend or default_backend()
         self.cache: dict = {}
         self.fast: dict = {}  # flat float/array signatures -> a specialized call (hot path)
+        self._native = _not_native  # the builtin of the last all-float signature (if any)
         self._last_key = None
 
     def _staged(self, args) -> tuple[Staged, list]:
@@ -90,17 +91,23 @@ class Transformed:
                 if len(self.cache) > MAX_SIGNATURES:  # the stalest goes, with its compiled code
                     del self.cache[next(iter(self.cache))]
                     self.fast.clear()  # (its hot-path entries refill from self.cache)
+                    self._native = _not_native
         self._last_key = key
         return staged, leaves
 
     def __call__(self, *args):
+        out = self._native(*args)  # Python floats into a compiled scalar function: native code
+        if out is not NotImplemented:
+            return out
         fast = _flat_signature(args) if not self.static_argnums else None
         call = self.fast.get(fast) if fast is not None else None
         if call is not None:  # the hot path: a signature seen before, concrete flat arguments
             return call(args)
         staged, leaves = self._staged(args)  # pytrees, static and traced arguments
         if fast is not None and not staged.captured and self.cache.get(self._last_key) is staged:
-            self.fast[fast] = call = staged.fast_call(all(k is float for k in fast), self.post)
+            floats = all(k is float for k in fast)
+            self.fast[fast] = call = staged.fast_call(floats, self.post)
+            self._native = (floats and staged.native_call(self.post)) or self._native
             return call(args)
         out = staged.finish(staged.execute(leaves))
         return out if self.post is None else self.post(out)
@@ -129,6 +136,10 @@ def _unused_dropped(fn: Function) -> Function:
     meta = {key: v for key, v in fn.meta.items() if key != "unused_results"}
     meta["primal_results"] = meta.get("primal_results", k) - k
     return Function(fn.name, fn.params, fn.body, fn.results[k:], meta)
+
+
+def _not_native(*args):
+    return NotImplemented
 
 
 def _flat_signature(args):
