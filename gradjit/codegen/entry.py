@@ -45,6 +45,8 @@ def add_entries(module: ir.Module, name: str, fn: Function, body: ir.Function) -
     if is_scalar(fn):
         _scalar_entry(module, name, fn, body)
         _fastcall_entry(module, name, fn, body)
+    else:  # one copy of the loops, called by each entry: inlined into two entries, the
+        body.attributes.add("noinline")  # optimizer and code generator did all work twice
 
 
 def is_scalar(fn: Function) -> bool:
