@@ -30,7 +30,7 @@ from .loops import linear, loop, nest
 from .ltypes import I8, I32, MEM, PTR, REG, i64
 from .ltypes import load as load_elem
 from .ltypes import store as store_elem
-from .plan import Plan, make_plan, nbytes
+from .plan import Plan, is_kernel, make_plan, nbytes
 from .scalar import lower_scalar
 
 KERNEL_RULES = {**KERNELS, "dot_general": dot, **CONTROL}
@@ -247,7 +247,7 @@ class Emitter:
         if step.instr is None:  # copy a value into another output buffer
             dest = self.out_ptr(step.dest.index)
             self.emit_nest(step.src, step.value, dest)
-        elif step.instr.prim.name in KERNEL_RULES:
+        elif is_kernel(step.instr):
             KERNEL_RULES[step.instr.prim.name](self, step.instr, dest)
         else:
             self.emit_nest(None, step.value, dest)

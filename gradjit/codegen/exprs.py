@@ -58,6 +58,25 @@ def _flip(em, instr, idx):
     return [em.b.sub(i64(shape[k] - 1), i) if k in axes else i for k, i in enumerate(idx)]
 
 
+def _pad(em, instr, idx):
+    """Without interior padding: the operand at idx - lo where that lies inside it, else the
+    fill value. The operand is read at the index clamped into range (always a valid read; the
+    select discards it outside), so no branch breaks the vectorized loop."""
+    x, p, b = instr.args[0], instr.params, em.b
+    if any(p["interior"]):
+        raise CompilerBug("codegen", "a pad with interior padding is a kernel, not an expression")
+    inside, src = None, []
+    for i, lo, d in zip(idx, p["lo"], x.type.shape):
+        j = b.sub(i, i64(lo)) if lo else i
+        ok = b.and_(b.icmp_signed(">=", j, i64(0)), b.icmp_signed("<", j, i64(d)))
+        inside = ok if inside is None else b.and_(inside, ok)
+        j = b.select(b.icmp_signed("<", j, i64(0)), i64(0), j)
+        src.append(b.select(b.icmp_signed(">=", j, i64(d)), i64(d - 1), j))
+    dtype = instr.out.type.dtype
+    fill = cast(b, const("f64", p.get("value", 0.0)), "f64", dtype)
+    return b.select(inside, em.value(x, src), fill) if inside is not None else em.value(x, src)
+
+
 def _affine(b, i, scale: int, offset: int):
     if scale != 1:
         i = b.mul(i, i64(scale), flags=("nsw", "nuw"))
@@ -118,6 +137,7 @@ EXPRS = {
     "iota": _iota,
     "const": _const,
     "gather": _gather,
+    "pad": _pad,
 }
 # remaps that keep an elementwise tree flat when the operand has one element
 FLAT_SAFE = frozenset({"broadcast_to", "reshape", "transpose", "flip", "slice"})

@@ -14,9 +14,15 @@ from ..ir.core import Value
 
 FULL_REDUCTIONS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"})
 # expressions that read their operands somewhere other than at their own index
-REMAPS = frozenset({"broadcast_to", "transpose", "slice", "flip", "reshape", "gather"})
+REMAPS = frozenset({"broadcast_to", "transpose", "slice", "flip", "reshape", "gather", "pad"})
 KERNELS = frozenset({"argmax", "dot_general", "concatenate", "pad", "scatter_add", "scan", "cond",
                      "while_loop", "remat"})
+
+
+def is_remap_pad(instr) -> bool:
+    """A pad without interior padding is an index remap (a guarded read, exprs._pad), fused
+    like a slice; with interior padding it is a kernel with loops of its own."""
+    return instr.prim.name == "pad" and not any(instr.params["interior"])
 
 
 def is_full_reduction(step) -> bool:
@@ -34,7 +40,7 @@ def loop_shape(step):
     if is_full_reduction(step):
         return step.instr.args[0].type.shape
     name = step.instr.prim.name
-    if name in KERNELS or name in FULL_REDUCTIONS or name == "argmax":
+    if (name in KERNELS and not is_remap_pad(step.instr)) or name in FULL_REDUCTIONS:
         return None
     return step.value.type.shape
 

@@ -23,7 +23,7 @@ from ..ir.core import Function, Instr, Value
 from ..ir.printer import regions
 from ..ir.types import TensorType
 from .canon import canonical_dots
-from .groups import group_steps, reads
+from .groups import group_steps, is_remap_pad, reads
 
 CONTROL = frozenset({"scan", "cond", "while_loop", "remat"})
 KERNELS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "argmax",
@@ -31,9 +31,18 @@ KERNELS = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "a
 # expressions that only move or generate data: recomputing them per use costs a load at most
 CHEAP = frozenset({"broadcast_to", "transpose", "slice", "flip", "reshape", "stop_gradient",
                    "iota", "const"})
+# a value computed from indices and constants alone by at most this many ops (an identity
+# matrix: iota, iota, sub, eq, cast) is recomputed per use, never stored: jacfwd/hessian seed
+# with one, and a stored 1000x1000 one cost 8 MB of memory traffic per read
+GENERATED_OPS = 8
 SMALL_BYTES = 256  # temporaries up to this size live on the stack (and SROA puts them in regs)
 ALIGN = 64
 ITEMSIZE = {"bool": 1, "i32": 4, "i64": 8, "f32": 4, "f64": 8}
+
+
+def is_kernel(instr: Instr) -> bool:
+    """Does the op write its output with loops of its own (so it needs a buffer)?"""
+    return instr.prim.name in KERNELS and not is_remap_pad(instr)
 
 
 def nbytes(t: TensorType) -> int:
@@ -110,6 +119,7 @@ def _fuse_or_buffer(fn: Function):
         results.setdefault(r, []).append(k)
     slots = {p: Slot("in", i) for i, p in enumerate(fn.params)}
     cheap: dict[Value, bool] = {}
+    generated: dict[Value, int] = {}  # values made from indices and constants: their op count
     steps, temps, copies = [], [], []
     for instr in fn.body:
         if instr.prim.name in CONTROL:
@@ -118,10 +128,14 @@ def _fuse_or_buffer(fn: Function):
         v, name = instr.out, instr.prim.name
         my_uses = uses.get(v, [])
         cheap[v] = name in CHEAP and all(a in slots or cheap.get(a) for a in instr.args)
+        if name not in ("gather", "pad") and not is_kernel(instr) and v not in results and \
+                all(a in generated for a in instr.args):
+            generated[v] = 1 + sum(generated[a] for a in instr.args)
+            cheap[v] = cheap[v] or generated[v] <= GENERATED_OPS
         if name == "reshape" and instr.args[0] in slots and v not in results:
             slots[v] = Slot("view", of=instr.args[0])
             continue
-        must = name in KERNELS or v in results or any(needs_buffer(*u) for u in my_uses)
+        must = is_kernel(instr) or v in results or any(needs_buffer(*u) for u in my_uses)
         if not cheap[v] and not must:
             must = len(my_uses) > 1 or not all(reads_once(*u) for u in my_uses)
         if not must:
@@ -161,7 +175,7 @@ def make_plan(fn: Function) -> Plan:
         for v in reads(step, slots, producers):
             readers.setdefault(v, set()).add(group_of[n])
     registers = {v for v in temps if readers.get(v, set()) <= {defined[v]}
-                 and producers[v].prim.name not in KERNELS}
+                 and not is_kernel(producers[v])}
     for v in registers:  # read only inside its own loop: it lives in a register there
         del slots[v]
     temps = [v for v in temps if v not in registers]
