@@ -13,8 +13,10 @@ import numbers
 
 import numpy as np
 
+from ..ir.types import normalize_axes
 from ..ops import api as A
 from . import dtypes
+from .fast_ops import NUMPY, apply_numpy, float_ir, int_pow_np, mean_np, mm_np, sum_np
 from .recorder import EagerOp, apply
 from .tensor import Tensor, as_tensor
 
@@ -71,18 +73,16 @@ def _python_number(x):
 # ---- elementwise binary ----------------------------------------------------------------------
 
 
-# array-API functions and the numpy functions that compute them on same-dtype float arrays
-_NUMPY = {A.add: np.add, A.subtract: np.subtract, A.multiply: np.multiply,
-          A.divide: np.true_divide, A.maximum: np.maximum, A.minimum: np.minimum,
-          A.exp: np.exp, A.log: np.log, A.sqrt: np.sqrt, A.sin: np.sin, A.cos: np.cos,
-          A.tanh: np.tanh, A.negative: np.negative, A.absolute: np.absolute}
-
-
 def _binary_op(name, fn, float_result=False):
     op = EagerOp(name, lambda x, y, dtype: fn(_cast(x, dtype), _cast(y, dtype)),
-                 fast=_NUMPY.get(fn))
+                 fast=NUMPY.get(fn))
+    fast = op.fast
 
     def call(input, other):
+        if fast is not None:
+            ir = float_ir(input, other)
+            if ir is not None:
+                return apply_numpy(op, fast, (input, other), ir)
         input, other = _coerce(_python_number(input)), _coerce(_python_number(other))
         ir = result_ir(input, other)
         return apply(op, input, other, dtype=_float_ir(ir) if float_result else ir)
@@ -134,6 +134,10 @@ def pow(input, exponent):
     input, exponent = _python_number(input), _python_number(exponent)
     if isinstance(exponent, float) and exponent.is_integer() and builtins.abs(exponent) <= 64:
         exponent = int(exponent)  # x ** 2.0 is x ** 2: exact, and no log(x) in its derivative
+    if type(exponent) is int and -64 <= exponent <= 64:
+        ir = float_ir(input) if type(input) is Tensor else None
+        if ir is not None:
+            return apply_numpy(_POW["PowBackward0"], int_pow_np, (input, exponent), ir)
     ir = result_ir(_coerce(input), _coerce(exponent))
     if not isinstance(input, Tensor):
         return apply(_POW["PowBackward2"], input, _coerce(exponent), dtype=_float_ir(ir))
@@ -157,9 +161,14 @@ def remainder(input, other):
 
 
 def _unary_op(name, fn, float_result=True):
-    op = EagerOp(name, lambda x, dtype: fn(A.asarray(x, dtype)), fast=_NUMPY.get(fn))
+    op = EagerOp(name, lambda x, dtype: fn(A.asarray(x, dtype)), fast=NUMPY.get(fn))
+    fast = op.fast
 
     def call(input):
+        if fast is not None:
+            ir = float_ir(input)
+            if ir is not None:
+                return apply_numpy(op, fast, (input,), ir)
         ir = as_tensor(input).dtype.ir
         return apply(op, as_tensor(input), dtype=_float_ir(ir) if float_result else ir)
 
@@ -243,23 +252,32 @@ def _dims(dim):
     return None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
 
 
-def _reduce(ops, input, dim, keepdim, dtype, float_only=False):
+def _reduce(ops, input, dim, keepdim, dtype, float_only=False, fast=None):
+    op = ops if isinstance(ops, EagerOp) else ops[1 if dim is not None else 0]
+    if fast is not None and dtype is None and float_ir(input) is not None:
+        try:
+            axes = normalize_axes(_dims(dim), input._data.ndim)
+        except ValueError:  # the array API reports it
+            axes = ()
+        if axes:
+            return apply_numpy(op, lambda x, d, k: fast(x, axes, k),
+                               (input, _dims(dim), bool(keepdim)), float_ir(input))
     input = as_tensor(input)
     ir = input.dtype.ir if dtype is None else dtypes.to_ir(dtype)
     if ir in ("bool", "i32") and not float_only:
         ir = "i64"
     ir = _float_ir(ir) if float_only else ir
-    op = ops if isinstance(ops, EagerOp) else ops[1 if dim is not None else 0]
     return apply(op, input, _dims(dim), bool(keepdim), ir)
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce([_SUM["SumBackward0"], _SUM["SumBackward1"]], input, dim, keepdim, dtype)
+    return _reduce([_SUM["SumBackward0"], _SUM["SumBackward1"]], input, dim, keepdim, dtype,
+                   fast=sum_np)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     return _reduce([_MEAN["MeanBackward0"], _MEAN["MeanBackward1"]], input, dim, keepdim,
-                   dtype, float_only=True)
+                   dtype, float_only=True, fast=mean_np)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
@@ -360,13 +378,19 @@ _MATMUL: dict = {}
 
 
 def matmul(input, other):
+    ir = float_ir(input, other) if type(other) is Tensor else None
+    if ir is not None and input._data.ndim == 2 and other._data.ndim == 2:
+        return apply_numpy(_MATMUL.get("MmBackward0") or _matmul_op("MmBackward0"), mm_np,
+                           (input, other), ir)
     a, b = as_tensor(input), as_tensor(other)
     name = _matmul_name(a, b)
-    op = _MATMUL.get(name)
-    if op is None:
-        op = _MATMUL[name] = EagerOp(name, lambda x, y, dtype: A.matmul(_cast(x, dtype),
-                                                                        _cast(y, dtype)))
-    return apply(op, a, b, dtype=result_ir(a, b))
+    return apply(_MATMUL.get(name) or _matmul_op(name), a, b, dtype=result_ir(a, b))
+
+
+def _matmul_op(name: str) -> EagerOp:
+    op = _MATMUL[name] = EagerOp(name, lambda x, y, dtype: A.matmul(_cast(x, dtype),
+                                                                    _cast(y, dtype)))
+    return op
 
 
 mm = bmm = mv = dot = inner = matmul

@@ -8,8 +8,6 @@ an `AccumulateGrad` node standing for each leaf that requires grad. Nodes are ca
 
 from __future__ import annotations
 
-import weakref
-
 from . import errors
 from .grad_mode import is_grad_enabled
 
@@ -31,6 +29,10 @@ class Saved:
     def __init__(self, array, version: Version):
         self.array, self.version, self.at = array, version, version.value
 
+    def ok(self) -> bool:
+        """Still held and unchanged since it was saved (what `check` enforces)."""
+        return self.array is not None and self.version.value == self.at
+
     def check(self, node: Node, what: str):
         if self.array is None:
             raise errors.freed(node.name())
@@ -38,27 +40,47 @@ class Saved:
             raise errors.modified(what, node.name(), self.version.value, self.at)
 
 
+def _lazy(slot: str, make):
+    """A property over `slot` that makes its container on first use: most nodes never get a
+    hook or metadata, and a training step records a few nodes per op."""
+
+    def get(self):
+        value = getattr(self, slot)
+        if value is None:
+            value = make()
+            setattr(self, slot, value)
+        return value
+
+    return property(get)
+
+
 class Node:
     """A grad_fn. Subclasses implement `apply(grads, create_graph) -> grads of the inputs`."""
 
     __slots__ = (
         "__weakref__",
-        "hooks",
-        "metadata",
+        "_hooks",
+        "_metadata",
+        "_retained",
+        "_tensor_hooks",
         "next_functions",
         "released",
-        "retained",
-        "tensor_hooks",
     )
     n_outputs = 1
 
     def __init__(self, next_functions):
         self.next_functions = tuple(next_functions)
         self.released = False
-        self.tensor_hooks: dict[int, list] = {}  # output index -> hooks of that output tensor
-        self.retained: dict[int, weakref.ref] = {}  # output index -> tensor that retains grad
-        self.hooks: list = []  # post hooks: hook(grad_inputs, grad_outputs)
-        self.metadata: dict = {}
+        self._hooks = self._metadata = self._retained = self._tensor_hooks = None  # `_lazy`
+
+    tensor_hooks = _lazy("_tensor_hooks", dict)  # output index -> hooks of that output tensor
+    retained = _lazy("_retained", dict)  # output index -> weakref of a tensor retaining grad
+    hooks = _lazy("_hooks", list)  # post hooks: hook(grad_inputs, grad_outputs)
+    metadata = _lazy("_metadata", dict)
+
+    def has_hooks(self) -> bool:
+        """Any tensor hook, retain_grad or post hook (the whole-graph adjoint runs none)."""
+        return bool(self._tensor_hooks or self._retained or self._hooks)
 
     def name(self) -> str:
         return type(self).__name__

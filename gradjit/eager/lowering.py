@@ -37,33 +37,41 @@ COMPILE_AFTER = 2  # runs of one adjoint before it is compiled (a graph seen aga
 
 @dataclass
 class Adjoint:
-    """An optimized adjoint Function, which of its params it reads, and how it runs.
+    """An optimized Function (an adjoint, or a staged op's forward), which of its params it
+    reads, and how it runs.
 
     The first runs interpret it; once it repeats it is compiled on the chosen backend. A
     backend that cannot take the Function leaves it interpreted (the interpreter is the
-    reference semantics, so results do not change).
+    reference semantics, so results do not change). `fresh`: the outputs are new arrays that
+    nothing else references (compiled code allocates them; the interpreter may hand back an
+    input or a constant), so a caller may keep them without a copy.
     """
 
     fn: Function
     used: tuple[bool, ...]
     runs: int = 0
     _runner: object = None
+    fresh: bool = False
 
     def run(self, arrays) -> list:
-        self.runs += 1
-        if self._runner is None and self.runs >= COMPILE_AFTER:
-            self._runner = _compiled(self.fn)
-        if self._runner is None:
-            return interp.run(self.fn, arrays)
-        return self._runner(arrays)
+        runner = self._runner
+        if runner is None:
+            self.runs += 1
+            if self.runs < COMPILE_AFTER:
+                return interp.run(self.fn, arrays)
+            runner, self.fresh = _compiled(self.fn)
+            self._runner = runner
+        return runner(arrays)
 
 
 def _compiled(fn: Function):
+    """(runner, whether its outputs are fresh arrays)."""
+    name = backend_name()
     try:
-        return BACKENDS[backend_name()](fn)
+        return BACKENDS[name](fn), name == "llvm"
     except GradjitError as e:  # an op the backend lacks: stay on the reference interpreter
-        warnings.warn(f"eager backward stays interpreted: {e}", RuntimeWarning, stacklevel=3)
-        return BACKENDS["interp"](fn)
+        warnings.warn(f"eager code stays interpreted: {e}", RuntimeWarning, stacklevel=3)
+        return BACKENDS["interp"](fn), False
 
 
 def _compile(body, in_types, name) -> Adjoint:
@@ -97,18 +105,23 @@ _FORWARD: dict = {}
 _NODE_ADJOINT: dict = {}
 
 
-def forward_function(op, template, params, in_types) -> Function:
-    """An op's forward traced to a Function, once per signature."""
+def _forward(op, template, params, in_types) -> Adjoint:
+    """An op's forward traced to a Function, once per signature, with its runner."""
     key = signature(op, template, params, in_types)
-    fn = _FORWARD.get(key)
-    if fn is None:
+    entry = _FORWARD.get(key)
+    if entry is None:
         def body(*xs):
             it = iter(xs)
             return [op.fn(*[next(it) if a is TENSOR else a for a in template], **params)]
 
         fn, _ = trace_flat(body, list(in_types), op.name)
-        fn = _FORWARD[_bounded(_FORWARD, key)] = optimize(fn)
-    return fn
+        fn = optimize(fn)
+        entry = _FORWARD[_bounded(_FORWARD, key)] = Adjoint(fn, (True,) * len(fn.params))
+    return entry
+
+
+def forward_function(op, template, params, in_types) -> Function:
+    return _forward(op, template, params, in_types).fn
 
 
 def node_forward(node) -> Function:
@@ -116,9 +129,9 @@ def node_forward(node) -> Function:
 
 
 def run_forward(op, template, params, arrays) -> np.ndarray:
-    """A staged op's forward: its cached Function run by the interpreter."""
-    fn = forward_function(op, template, params, [TensorType.of(a) for a in arrays])
-    return interp.run(fn, arrays)[0]
+    """A staged op's forward: its cached Function, interpreted at first and compiled once it
+    repeats (a composite like cross_entropy in a training loop), as adjoints are."""
+    return _forward(op, template, params, [TensorType.of(a) for a in arrays]).run(arrays)[0]
 
 
 def _bounded(cache: dict, key, limit: int = 4096):

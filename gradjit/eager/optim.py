@@ -59,6 +59,11 @@ class SGD(Optimizer):
 
     def _update(self, p: Tensor, g: dict):
         d = p.grad._data
+        if not (g["maximize"] or g["weight_decay"] or g["momentum"]) and \
+                d.dtype == p._data.dtype and type(g["lr"]) in (float, int):
+            np.subtract(p._data, g["lr"] * d, out=p._data)  # plain SGD: one temporary
+            p._version.value += 1
+            return
         d = -d if g["maximize"] else d
         if g["weight_decay"]:
             d = d + g["weight_decay"] * p._data

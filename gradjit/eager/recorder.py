@@ -10,16 +10,20 @@ through `apply`, which is how `create_graph=True` gives gradients a `grad_fn`.
 from __future__ import annotations
 
 from collections.abc import Callable
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.types import TensorType
+from ..ir.types import TensorType, _type_of
 from ..ops.primitive import bind
 from . import errors
-from .grad_mode import is_grad_enabled
+from .grad_mode import _enabled
 from .graph import Node, Saved, Version, node_class
+from .quiet import quiet
+from .tensor import Tensor
 
+_new_tensor = object.__new__
 TENSOR = object()  # marks where a tensor argument sits in an op's argument template
 
 
@@ -35,7 +39,8 @@ class EagerOp:
     staged: bool = False
     # the numpy function computing `fn` when every array input already has the result's float
     # dtype and the rest are Python numbers (numpy's weak scalars then agree with torch's
-    # promotion): skips the array API's type and broadcast checks, most of an eager op's time
+    # promotion): skips the array API's type and broadcast checks, most of an eager op's time.
+    # It returns a fresh array (never a view of an input)
     fast: Callable | None = None
 
 
@@ -51,35 +56,53 @@ def _freeze(v):
 
 
 class OpNode(Node):
-    """One recorded op: what ran, on which arrays, and the array it produced."""
+    """One recorded op: what ran, on which arrays, and the array it produced.
 
-    __slots__ = (
-        "_key",
-        "in_types",
-        "inputs",
-        "op",
-        "out",
-        "out_type",
-        "params",
-        "requires",
-        "template",
-    )
+    Recording is on every op's path, so it keeps only what is cheap to take: the arrays with
+    their versions, and each array's (shape, dtype) in `sig`. Types and the structural key are
+    made from those when a backward asks for them.
+    """
+
+    __slots__ = ("_key", "inputs", "op", "out", "params", "sig", "template")
 
     def __init__(self, op: EagerOp, template, params, tensors, out: np.ndarray, out_version):
-        super().__init__(t._edge() for t in tensors)
+        edges, inputs, sig = [], [], []
+        for t in tensors:
+            d, fn = t._data, t.grad_fn
+            edges.append((fn, t._output_nr) if fn is not None else t._edge())
+            inputs.append(Saved(d, t._version))
+            sig.append((d.shape, d.dtype))
+        sig.append((out.shape, out.dtype))
+        self.next_functions, self.released = tuple(edges), False  # Node.__init__, inline
+        self._hooks = self._metadata = self._retained = self._tensor_hooks = None
         self.op, self.template, self.params = op, template, params
-        self.inputs = tuple(Saved(t._data, t._version) for t in tensors)
-        self.in_types = tuple(TensorType.of(t._data) for t in tensors)
-        self.requires = tuple(t.requires_grad for t in tensors)
-        self.out, self.out_type = Saved(out, out_version), TensorType.of(out)
+        self.inputs = tuple(inputs)
+        self.sig = tuple(sig)  # (shape, dtype) of each input, then of the output
+        self.out = Saved(out, out_version)
         self._key = None
 
     @property
-    def key(self):
-        """The structural key: op, static arguments, params, input types and grad needs."""
+    def requires(self) -> tuple:
+        """Which inputs need a gradient: those with an edge (a node or a leaf's)."""
+        return tuple([node is not None for node, _ in self.next_functions])
+
+    @property
+    def in_types(self) -> tuple:
+        return tuple(_type_of(d, s) for s, d in self.sig[:-1])
+
+    @property
+    def out_type(self) -> TensorType:
+        s, d = self.sig[-1]
+        return _type_of(d, s)
+
+    @property
+    def key(self) -> int:
+        """The structural key (op, static arguments, params, input types and grad needs) as a
+        small int: graph keys are tuples of these, hashed once per backward."""
         if self._key is None:
-            self._key = signature(self.op, self.template, self.params, self.in_types) + (
-                self.requires,)
+            self._key = intern_key((self.op, _hashable(self.template),
+                                    _hashable(tuple(self.params.items())), self.sig,
+                                    self.requires))
         return self._key
 
     def call_args(self, values):
@@ -88,7 +111,7 @@ class OpNode(Node):
         return [next(it) if a is TENSOR else a for a in self.template]
 
     def release(self):
-        super().release()
+        self.released = True
         for s in self.inputs:
             s.array = None
         self.out.array = None
@@ -102,8 +125,6 @@ class OpNode(Node):
 
     def input_tensors(self):
         """The saved inputs as tensors still connected to the graph (for create_graph)."""
-        from .tensor import Tensor
-
         out = []
         for s, (node, nr), t in zip(self.inputs, self.next_functions, self.in_types):
             variable = getattr(node, "variable", None)  # a leaf: its own tensor
@@ -112,8 +133,6 @@ class OpNode(Node):
         return out
 
     def output_tensor(self):
-        from .tensor import Tensor
-
         return Tensor._make(_placeholder(self.out.array, self.out_type), self.out.version,
                             self, 0)
 
@@ -121,6 +140,31 @@ class OpNode(Node):
         from .lowering import run_node_adjoint
 
         return run_node_adjoint(self, grads[0], create_graph)
+
+
+def _hashable(v):
+    """`v` itself when it hashes (the usual static arguments: numbers, None, tuples of ints),
+    else its `_freeze`d stand-in; equal either way exactly when `_freeze` says so."""
+    try:
+        hash(v)
+    except TypeError:
+        return _freeze(v)
+    return v
+
+
+_KEY_IDS: dict = {}
+_NEXT_ID = itertools.count()
+
+
+def intern_key(key) -> int:
+    """A small int per distinct structural key; ids are never reused, so clearing the table
+    (bounded, like the compile caches) only costs recompiles, never a wrong hit."""
+    kid = _KEY_IDS.get(key)
+    if kid is None:
+        if len(_KEY_IDS) >= 1 << 16:
+            _KEY_IDS.clear()
+        kid = _KEY_IDS[key] = next(_NEXT_ID)
+    return kid
 
 
 _TYPE_NAMES = {"f32": "FloatTensor", "f64": "DoubleTensor", "i64": "LongTensor",
@@ -163,8 +207,6 @@ def _plain(vals, ir) -> bool:
 
 def apply(op: EagerOp, *args, **params):
     """Run `op` on the arrays of `args` now; record its node if anything requires grad."""
-    from .tensor import Tensor
-
     vals = [a._data if isinstance(a, Tensor) else a for a in args]
     tensors = [a for a in args if isinstance(a, Tensor)]
     if op.staged:
@@ -173,25 +215,42 @@ def apply(op: EagerOp, *args, **params):
         template = tuple(TENSOR if isinstance(a, Tensor) else a for a in args)
         out = run_forward(op, template, params, [t._data for t in tensors])
     elif op.fast is not None and _plain(vals, params.get("dtype")):
-        with np.errstate(all="ignore"):
-            out = np.asarray(op.fast(*vals))
+        return record(op, quiet(op.fast, *vals), args, tensors, params)
     else:
-        with np.errstate(all="ignore"):
-            out = np.asarray(op.fn(*vals, **params))
+        out = np.asarray(quiet(op.fn, *vals, **params))
     if op.view and tensors:
         version = tensors[0]._version
     else:
-        version = Version()
+        version = None
         if any(out is v or (isinstance(v, np.ndarray) and np.may_share_memory(out, v))
                for v in vals):
             out = out.copy()  # only view ops may alias their input
-    result = Tensor._make(out, version)
-    if (is_grad_enabled() and out.dtype.kind == "f"
-            and any(t.requires_grad for t in tensors)):
-        template = tuple(TENSOR if isinstance(a, Tensor) else a for a in args)
-        cls = node_class(OpNode, op.name)
-        result.grad_fn = cls(op, template, params, tensors, out, version)
+    return record(op, out, args, tensors, params, version)
+
+
+def record(op: EagerOp, out, args, tensors, params: dict, version=None) -> Tensor:
+    """The tensor of `op`'s result `out` (fresh unless `version` is its input's: a view), with
+    its node when grad mode is on and an input requires grad."""
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)  # a ufunc of 0-d operands returns a numpy scalar
+    result = _new_tensor(Tensor)
+    result._set(out, version or Version(), None, 0, False)
+    if _enabled[0] and out.dtype.kind == "f":
+        for t in tensors:
+            if t._requires_grad or t.grad_fn is not None:
+                template = tuple([TENSOR if isinstance(a, Tensor) else a for a in args])
+                cls = _NODE_CLASS.get(op) or _node_class(op)
+                result.grad_fn = cls(op, template, params, tensors, out, result._version)
+                break
     return result
+
+
+_NODE_CLASS: dict = {}  # EagerOp -> its OpNode subclass (named like torch's grad_fn)
+
+
+def _node_class(op: EagerOp) -> type:
+    cls = _NODE_CLASS[op] = node_class(OpNode, op.name)
+    return cls
 
 
 def apply_inplace(target, fn, *args, op_name: str = "an in-place op", **kwargs):
@@ -200,10 +259,8 @@ def apply_inplace(target, fn, *args, op_name: str = "an in-place op", **kwargs):
     When recording, the op sees a snapshot of target's old values (its node keeps them) and
     target takes the op's node as its new history, as PyTorch rebases in-place ops.
     """
-    from .tensor import Tensor
-
-    recording = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad
-                                          for a in (target, *args))
+    recording = _enabled[0] and any(isinstance(a, Tensor) and a.requires_grad
+                                    for a in (target, *args))
     if recording and target.requires_grad and target.grad_fn is None:
         raise errors.leaf_inplace(op_name)
     source = target
@@ -213,10 +270,10 @@ def apply_inplace(target, fn, *args, op_name: str = "an in-place op", **kwargs):
         if isinstance(old, OpNode) and old.out.array is target._data:
             old.out = Saved(source._data, source._version)  # the old node keeps old values
     result = fn(source, *args, **kwargs)
-    if tuple(result.shape) != tuple(target.shape):
+    if result._data.shape != target._data.shape:
         raise errors.AutogradError("in-place", f"output with shape {list(target.shape)} doesn't "
                                    f"match the broadcast shape {list(result.shape)}")
-    if result.grad_fn is not None and result.dtype.ir != target.dtype.ir:
+    if result.grad_fn is not None and result._data.dtype != target._data.dtype:
         result = result.to(target.dtype)
     np.copyto(target._data, result._data, casting="unsafe")
     target._version.value += 1

@@ -67,14 +67,18 @@ class Tensor:
     def __init__(self, *args, **kwargs):
         from .creation import _legacy_constructor
 
-        _init(self, _legacy_constructor(*args, **kwargs), Version())
+        self._set(_legacy_constructor(*args, **kwargs), Version(), None, 0, False)
 
     @classmethod
     def _make(cls, array, version=None, grad_fn=None, output_nr=0, requires_grad=False):
         t = object.__new__(cls)
-        _init(t, array, version or Version(), requires_grad)
-        t.grad_fn, t._output_nr = grad_fn, output_nr
+        t._set(array, version or Version(), grad_fn, output_nr, requires_grad)
         return t
+
+    def _set(self, array, version, grad_fn, output_nr, requires_grad):
+        self._data, self._version, self.grad_fn, self._output_nr = array, version, grad_fn, \
+            output_nr
+        self._requires_grad, self._grad, self._hooks, self._acc = requires_grad, None, [], None
 
     # ---- metadata --------------------------------------------------------------------------
     shape = property(lambda self: Size(self._data.shape))
@@ -248,11 +252,14 @@ class Tensor:
             return self._acc(), 0
         return None, 0
 
-    def _accumulate(self, g, create_graph: bool):
-        """Add a gradient into `.grad` (in place unless the graph of the sum is wanted)."""
-        g = g._as_cotangent(TensorType.of(self._data))
+    def _accumulate(self, g, create_graph: bool, owned: bool = False):
+        """Add a gradient into `.grad` (in place unless the graph of the sum is wanted). An
+        `owned` gradient (a fresh array no one else holds) becomes `.grad` without a copy."""
+        d, gd = self._data, g._data
+        if gd.dtype != d.dtype or gd.shape != d.shape:
+            g, owned = g._as_cotangent(TensorType.of(d)), False
         if self._grad is None:
-            self._grad = g if create_graph else Tensor._make(np.array(g._data))
+            self._grad = g if create_graph or owned else Tensor._make(np.array(g._data))
         elif create_graph or self._grad.requires_grad:
             self._grad = self._grad + g
         else:
@@ -274,12 +281,6 @@ class Tensor:
                          self._requires_grad)
         t._acc = self._acc
         return t
-
-
-def _init(t: Tensor, array: np.ndarray, version: Version, requires_grad: bool = False):
-    t._data, t._version = array, version
-    t._requires_grad, t.grad_fn, t._output_nr = requires_grad, None, 0
-    t._grad, t._hooks, t._acc = None, [], None
 
 
 def is_tensor(x) -> bool:

@@ -13,6 +13,7 @@ from ..ops import api as A
 from . import dtypes
 from . import functional as F
 from . import shaping as S
+from .fast_ops import fill_numpy, inplace_numpy
 from .recorder import EagerOp, apply, apply_inplace
 from .tensor import Tensor
 
@@ -76,8 +77,13 @@ Tensor.mT = property(lambda self: S.transpose(self, -2, -1))
 # ---- in-place --------------------------------------------------------------------------------
 
 
-def _inplace(name, fn):
+def _inplace(name, fn, fast=None):
+    """The in-place method `name`: `fast(self, *args)` when it applies (it says so by returning
+    True, having done the work), else `fn` out of place and written back."""
+
     def method(self, *args, **kwargs):
+        if fast is not None and not kwargs and fast(self, *args):
+            return self
         return apply_inplace(self, fn, *args, op_name=name, **kwargs)
 
     method.__name__ = name
@@ -106,5 +112,10 @@ _INPLACE = {"add_": F.add, "sub_": F.sub, "mul_": F.mul, "div_": F.div, "pow_": 
             "masked_fill_": F.masked_fill, "copy_": _copy, "fill_": _fill,
             "zero_": lambda self: _fill(self, 0), "__iadd__": F.add, "__isub__": F.sub,
             "__imul__": F.mul, "__itruediv__": F.div, "__ipow__": F.pow}
+_UFUNCS = {F.add: np.add, F.sub: np.subtract, F.mul: np.multiply, F.div: np.true_divide}
+_FAST = {fn: (lambda self, other, _u=u: inplace_numpy(self, _u, other)) for fn, u in
+         _UFUNCS.items()}
+_FAST[_fill] = fill_numpy
 for _name, _fn in _INPLACE.items():
-    setattr(Tensor, _name, _inplace(_name, _fn))
+    setattr(Tensor, _name, _inplace(_name, _fn, _FAST.get(_fn)))
+Tensor.zero_ = _inplace("zero_", _INPLACE["zero_"], lambda self: fill_numpy(self, 0))

@@ -1,0 +1,126 @@
+"""Eager ops as plain numpy when torch's rules and numpy's agree: one float dtype.
+
+When every tensor argument has one float dtype and the rest are Python numbers, torch's result
+dtype is numpy's (weak scalars), so an op can run as its numpy function, skipping the array
+API's type and broadcast checks (most of a small op's time). Each numpy function here gives
+exactly what the array API gives (tests/test_eager_fast.py checks them bit for bit). In-place
+ops that record nothing write straight into the tensor's array.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+
+from ..ops import api as A
+from .grad_mode import _enabled
+from .quiet import _QUIET, _quiet_off, _quiet_on, quiet
+from .recorder import EagerOp, record
+from .tensor import Tensor
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def float_ir(x, y=0.0):
+    """The IR dtype when `x` and `y` are tensors of one float dtype or a Python number (not
+    both numbers), else None: then torch's promotion is numpy's with weak scalars, and the op
+    may run as plain numpy (`apply_numpy`). Subclasses and numpy scalars take the long way."""
+    tx, ty = type(x), type(y)
+    if tx is Tensor:
+        d = x._data.dtype
+        if ty is Tensor:
+            if y._data.dtype is not d:
+                return None
+        elif ty is not float and ty is not int:
+            return None
+    elif ty is Tensor and (tx is float or tx is int):
+        d = y._data.dtype
+    else:
+        return None
+    return "f64" if d is _F64 else "f32" if d is _F32 else None
+
+
+_DTYPE_PARAMS = {ir: MappingProxyType({"dtype": ir}) for ir in ("f32", "f64")}
+
+
+def apply_numpy(op: EagerOp, fn, args, ir: str) -> Tensor:
+    """`apply(op, *args, dtype=ir)` when `float_ir` holds for the tensor arguments: `fn`
+    (numpy, returning a fresh array) computes the op on the arrays and numbers."""
+    vals = [a._data if type(a) is Tensor else a for a in args]
+    token = _quiet_on(_QUIET)  # `quiet`, inline: this is every small op's path
+    try:
+        out = fn(*vals)
+    finally:
+        _quiet_off(token)
+    return record(op, out, args, [a for a in args if type(a) is Tensor], _DTYPE_PARAMS[ir])
+
+
+def _records(t) -> bool:
+    return type(t) is Tensor and (t._requires_grad or t.grad_fn is not None)
+
+
+def inplace_numpy(target: Tensor, ufunc, other) -> bool:
+    """`target.op_(other)` straight into target's array when nothing records and `float_ir`
+    holds (so torch's result dtype is target's); False when it does not apply (or numpy
+    refuses: a broadcast larger than target, a read-only view), leaving target unchanged for
+    `apply_inplace`, which reports such errors. numpy buffers overlapping operands, so
+    `out=` gives what the out-of-place op and a copy would."""
+    if float_ir(target, other) is None or _enabled[0] and (_records(target) or _records(other)):
+        return False
+    d = target._data
+    try:
+        quiet(ufunc, d, other._data if type(other) is Tensor else other, out=d)
+    except ValueError:
+        return False
+    target._version.value += 1
+    return True
+
+
+def fill_numpy(target: Tensor, value) -> bool:
+    """`target.fill_(value)` of a float array and a Python number when nothing records (as
+    `inplace_numpy`)."""
+    d = target._data
+    if type(target) is not Tensor or d.dtype.kind != "f" or type(value) not in (int, float) \
+            or _enabled[0] and _records(target) or not d.flags.writeable:
+        return False
+    d.fill(float(value))
+    target._version.value += 1
+    return True
+
+
+# ---- numpy functions equal to array-API ones on float arrays --------------------------------
+
+# array-API functions and the numpy functions that compute them on same-dtype float arrays
+NUMPY = {A.add: np.add, A.subtract: np.subtract, A.multiply: np.multiply,
+         A.divide: np.true_divide, A.maximum: np.maximum, A.minimum: np.minimum,
+         A.exp: np.exp, A.log: np.log, A.sqrt: np.sqrt, A.sin: np.sin, A.cos: np.cos,
+         A.tanh: np.tanh, A.negative: np.negative, A.absolute: np.absolute,
+         A.relu: lambda x: np.where(x > 0, x, x.dtype.type(0))}  # relu(-0.0) = +0.0
+
+
+def int_pow_np(x, n):
+    """`A.power(x, n)` for a float array and an int |n| <= 64 (its square and integer_pow)."""
+    return x.copy() if n == 1 else np.square(x) if n == 2 else np.power(x, n)
+
+
+def sum_np(x, axes, keepdim):
+    """`A.sum(x, axes, keepdim)` for a float array and non-empty normalized axes (np.sum is
+    this ufunc reduction behind a Python wrapper)."""
+    out = np.add.reduce(x, axis=axes)
+    return out.reshape([1 if i in axes else n for i, n in enumerate(x.shape)]) if keepdim \
+        else out
+
+
+def mean_np(x, axes, keepdim):
+    """`A.mean`: the sum over the count, as the array API divides it."""
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    return sum_np(x, axes, keepdim) / count
+
+
+def mm_np(x, y):
+    """`A.matmul` of two matrices: one batch of numpy's matmul, as `dot_general` runs it (a
+    plain 2-D matmul may take another BLAS routine, e.g. syrk for x @ x.T: other roundings)."""
+    return np.matmul(x[None], y[None])[0]

@@ -1,0 +1,125 @@
+"""The fast backward: a whole recorded graph as one adjoint Function, run in one call.
+
+A backward walks its graph once (`Layout.of`): the nodes inputs-first, where each node input
+comes from (another node, a leaf, or a constant), and the arrays the adjoint is fed. Node keys
+and sources are small ints, so the graph's structural key is a flat tuple hashed once per
+step; a training loop's step finds its compiled adjoint by that key. Graphs with hooks,
+retain_grad or custom Functions, and create_graph, take engine.py's node-by-node path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.types import TensorType
+from .graph import AccumulateGrad
+from .lowering import Plan, graph_adjoint
+from .recorder import OpNode, _describe
+from .tensor import Tensor
+
+_KINDS = ("node", "leaf", "const")  # a source s is 3 j + kind: node j, leaf j or const j
+
+
+class Layout:
+    """One backward's graph: nodes inputs-first, sources, leaves, fed arrays and the key."""
+
+    __slots__ = ("fed", "key", "leaves", "nodes", "sources", "wanted")
+
+    @classmethod
+    def of(cls, order, roots, targets) -> Layout | None:
+        """The layout of the graph in topological `order`, or None when one Function cannot
+        run it (a root or target that is not a leaf's; a node with hooks, or not an OpNode)."""
+        for (node, _), _ in roots:
+            if type(node) is AccumulateGrad:
+                return None
+        for node, _ in targets:
+            if type(node) is not AccumulateGrad:
+                return None
+        nodes = []
+        for n in reversed(order):
+            if type(n) is not AccumulateGrad:
+                if not isinstance(n, OpNode) or n.has_hooks():
+                    return None
+                nodes.append(n)
+        self = object.__new__(cls)
+        self._walk(nodes, roots, targets)
+        return self
+
+    def _walk(self, nodes, roots, targets):
+        index = {n: i for i, n in enumerate(nodes)}
+        leaves: dict = {}  # AccumulateGrad -> position
+        leaf_fed, const_fed, sources = [], [], []
+        for n in nodes:
+            k = 0
+            for (nxt, _), saved in zip(n.next_functions, n.inputs):
+                if nxt is None:
+                    sources.append(3 * len(const_fed) + 2)
+                    const_fed.append((saved, n, k))
+                elif type(nxt) is AccumulateGrad:
+                    j = leaves.get(nxt)
+                    if j is None:
+                        j = leaves[nxt] = len(leaf_fed)
+                        leaf_fed.append((saved, n, k))
+                    sources.append(3 * j + 1)
+                else:
+                    sources.append(3 * index[nxt])
+                k += 1
+        self.wanted = list(leaves) if not targets else [a for a, _ in targets if a in leaves]
+        self.nodes, self.sources, self.leaves = nodes, sources, leaves
+        self.fed = leaf_fed + const_fed + [(n.out, n, -1) for n in nodes]
+        self.key = (tuple([n._key if n._key is not None else n.key for n in nodes]),
+                    tuple(sources), tuple([index[node] for (node, _), _ in roots]),
+                    tuple([leaves[a] for a in self.wanted]))
+
+    def plan(self, roots) -> Plan:
+        index = {n: i for i, n in enumerate(self.nodes)}
+        it = iter(self.sources)
+        sources = [[(_KINDS[s % 3], s // 3) for _, s in zip(n.inputs, it)] for n in self.nodes]
+        nl, nc = len(self.leaves), len(self.fed) - len(self.leaves) - len(self.nodes)
+        return Plan(self.nodes, sources, [_fed_type(f) for f in self.fed[:nl]],
+                    [_fed_type(f) for f in self.fed[nl:nl + nc]],
+                    [(index[node], node.out_type) for (node, _), _ in roots],
+                    [self.leaves[a] for a in self.wanted])
+
+
+def _fed_type(fed) -> TensorType:
+    _, node, k = fed
+    return node.out_type if k < 0 else node.in_types[k]
+
+
+_ADJOINTS: dict = {}  # layout key -> the graph's Adjoint (lowering keeps its own by Plan)
+
+
+def run_graph(layout: Layout, roots, targets, accumulate: bool) -> list:
+    """Run the graph's adjoint; leaf gradients go into `.grad` (backward) or, for `grad`, into
+    the result list in the order of `targets`."""
+    adj = _ADJOINTS.get(layout.key)
+    if adj is None:
+        if len(_ADJOINTS) >= 4096:
+            _ADJOINTS.clear()
+        adj = _ADJOINTS[layout.key] = graph_adjoint(layout.plan(roots))
+    arrays = []
+    for fed, used in zip(layout.fed, adj.used):
+        saved = fed[0]
+        a = saved.array
+        if used and (a is None or saved.version.value != saved.at):
+            saved.check(fed[1], _describe(_fed_type(fed)))
+        arrays.append(a if a is not None else _zeros(_fed_type(fed)))
+    for _, g in roots:
+        arrays.append(g._data)
+    results = [None] * len(targets)
+    for acc, a in zip(layout.wanted, adj.run(arrays)):
+        g, owned, variable = Tensor._make(a), adj.fresh, acc.variable
+        if variable._hooks:
+            h = variable._run_hooks(g)
+            g, owned = h, owned and h is g
+        at = targets.get((acc, 0)) if targets else None
+        if accumulate:  # an owned gradient (fresh, held nowhere else) may become .grad
+            variable._accumulate(g, False, owned and at is None)
+        if at is not None:
+            results[at] = g
+    return results
+
+
+def _zeros(t: TensorType):
+    return np.zeros(t.shape, t.np_dtype)
