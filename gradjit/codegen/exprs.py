@@ -60,21 +60,37 @@ def _flip(em, instr, idx):
 
 def _pad(em, instr, idx):
     """Without interior padding: the operand at idx - lo where that lies inside it, else the
-    fill value. The operand is read at the index clamped into range (always a valid read; the
-    select discards it outside), so no branch breaks the vectorized loop."""
+    fill value. The operand is evaluated in a branch taken only inside, at consecutive
+    addresses, which the loop vectorizer turns into masked loads (a clamped index instead
+    would make every read a gather, and the loop scalar)."""
     x, p, b = instr.args[0], instr.params, em.b
     if any(p["interior"]):
         raise CompilerBug("codegen", "a pad with interior padding is a kernel, not an expression")
+    dtype = instr.out.type.dtype
+    fill = cast(b, const("f64", p.get("value", 0.0)), "f64", dtype)
+    if x.type.size == 0:
+        return fill
     inside, src = None, []
     for i, lo, d in zip(idx, p["lo"], x.type.shape):
         j = b.sub(i, i64(lo)) if lo else i
-        ok = b.and_(b.icmp_signed(">=", j, i64(0)), b.icmp_signed("<", j, i64(d)))
+        ok = b.icmp_unsigned("<", j, i64(d))  # (a negative j is a huge unsigned one)
         inside = ok if inside is None else b.and_(inside, ok)
-        j = b.select(b.icmp_signed("<", j, i64(0)), i64(0), j)
-        src.append(b.select(b.icmp_signed(">=", j, i64(d)), i64(d - 1), j))
-    dtype = instr.out.type.dtype
-    fill = cast(b, const("f64", p.get("value", 0.0)), "f64", dtype)
-    return b.select(inside, em.value(x, src), fill) if inside is not None else em.value(x, src)
+        src.append(j)
+    if inside is None:  # a 0-d pad is its operand
+        return em.value(x, src)
+    here = b.block
+    read = b.append_basic_block("pad.in")
+    done = b.append_basic_block("pad.done")
+    b.cbranch(inside, read, done)
+    b.position_at_end(read)
+    got = em.value(x, src)
+    read_end = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    out = b.phi(got.type)
+    out.add_incoming(got, read_end)
+    out.add_incoming(fill, here)
+    return out
 
 
 def _affine(b, i, scale: int, offset: int):
