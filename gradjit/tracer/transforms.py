@@ -19,6 +19,7 @@ from ..ir.types import is_float
 from ..ops import api as A
 from ..ops.primitive import user_loc
 from ..passes import optimize
+from ..passes.reroll import reroll
 from . import pytree
 from .staging import (Staged, Traced, fn_name, leaf_info, leaf_names,
                       default_backend, trace_user)
@@ -83,6 +84,7 @@ class Transformed:
             f = _with_static(self.f, dict(static), len(args)) if static else self.f
             names = None if static else leaf_names(self.f, args, None)
             traced = trace_user(f, dynamic, infos, names, fn_name(self.f))
+            traced.fn = reroll(traced.fn)  # a traced Python loop: one scan, not N copies
             fn, out_tree, captured = self.build(traced, dynamic, infos, loc, argnums)
             staged = Staged(optimize(_unused_dropped(fn)), out_tree, captured, self.backend,
                             raw=fn)
