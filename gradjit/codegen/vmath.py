@@ -6,8 +6,8 @@ selects for special values), marked alwaysinline, so the loop vectorizer widens 
 arithmetic. f32 runs the f64 kernel and rounds once. sin/cos take a libm call only for lanes
 with |x| > 1e5; LLVM assumes that call writes errno, so a loop with sin or cos stays scalar.
 (Declared pure, the loop vectorizes with per-lane predicated calls, but measured slower: 19 vs
-12 ms for sin*cos of 10^6 values. A branch-free reduction for large |x| would fix both.) Polynomials are fdlibm's; the
-measured ulp bounds are asserted in tests/test_codegen_vmath.py.
+12 ms for sin*cos of 10^6 values. A branch-free reduction for large |x| would fix both.)
+Polynomials are fdlibm's; the measured ulp bounds are asserted in tests/test_codegen_vmath.py.
 """
 
 from __future__ import annotations
