@@ -78,12 +78,18 @@ def test_chunks_of_two_rows():
     check(f, rng.normal(size=(16, 3)))
 
 
+def collected(x, steps):
+    """An RNN-like loop that keeps every step's state (`outs.append(h)`)."""
+    h, outs = x, []
+    for _ in range(steps):
+        h = np.tanh(h * 1.5 + 0.1) * np.cos(h)
+        outs.append(h)
+    return h, outs
+
+
 def test_values_of_every_iteration_read_later_are_stacked_scan_outputs():
     def f(x):
-        h, outs = x, []
-        for _ in range(8):
-            h = np.tanh(h * 1.5 + 0.1) * np.cos(h)
-            outs.append(h)
+        h, outs = collected(x, 8)
         return np.sum(np.stack(outs) ** 2) + np.sum(outs[3] * h)
 
     x = rng.normal(size=5)
@@ -97,11 +103,7 @@ def test_long_loops_with_stacked_outputs_reroll_quickly():
     import time
 
     def f(x):
-        h, outs = x, []
-        for _ in range(100):
-            h = np.tanh(h * 1.5 + 0.1) * np.cos(h)
-            outs.append(h)
-        return np.sum(np.stack(outs) ** 2)
+        return np.sum(np.stack(collected(x, 100)[1]) ** 2)
 
     old, R.ENABLED = R.ENABLED, False
     raw = gradjit.jit(f)._staged((np.ones(5),))[0].raw
