@@ -125,3 +125,28 @@ def test_fused_exp_tanh_loop_is_vectorized():
     assert "callq\texp" not in asm and "callq\ttanh" not in asm
     for stage in ("llvm", "llvm-opt"):
         assert "define" in gradjit.dump(f, np.ones(3), stage=stage)
+
+
+@pytest.mark.skipif(not _is_vector_host(), reason="no AVX2/AVX-512 on this host: the check "
+                    "looks for ymm/zmm registers")
+def test_sin_cos_loop_runs_vectorized_first():
+    f = lambda x: np.sum(np.sin(x) * np.cos(2.0 * x))  # noqa: E731
+    asm = gradjit.dump(f, np.ones(1000), stage="asm")
+    fast = asm.split("gj_f_body", 1)[-1].split("callq", 1)[0]  # the loop before any libm call
+    assert "ymm" in fast or "zmm" in fast
+
+
+@pytest.mark.parametrize("where", [0, 517, 999])
+def test_one_argument_beyond_the_fast_range_reruns_the_loop_exactly(where):
+    """A fused loop with a reduction, an output and a gradient: one lane past 1e5 makes the
+    whole group run again with libm for such lanes; every result equals numpy's."""
+    x = np.linspace(-3, 3, 1000)
+    x[where] = 1e22
+    f = lambda x: np.sum(np.sin(x) * np.cos(x + 1.0))  # noqa: E731
+    value, grad = gradjit.value_and_grad(f)(x)
+    np.testing.assert_allclose(value, np.sum(np.sin(x) * np.cos(x + 1.0)), rtol=1e-12)
+    want = np.cos(x) * np.cos(x + 1.0) - np.sin(x) * np.sin(x + 1.0)
+    np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-14)
+    out = gradjit.jit(lambda x: np.cos(x) * 2.0)(x)
+    np.testing.assert_allclose(out, np.cos(x) * 2.0, rtol=1e-15, atol=1e-16)
+    assert out[where] == 2.0 * np.cos(1e22)  # libm's own digits for the far lane

@@ -89,7 +89,7 @@ class Cx:
     def vmath(self, name):
         if not self.em.options.get("vmath", True):
             return None
-        return vmath.kernel(self.em.module, name, self.dtype)
+        return vmath.kernel(self.em.module, name, self.dtype, exact=self.em.beyond is None)
 
 
 class Emitter:
@@ -101,6 +101,8 @@ class Emitter:
         self.globals: dict[Value, ir.GlobalVariable] = {}
         self.memo: dict[Value, ir.Value] = {}  # values of the current shared loop, at memo_idx
         self.memo_idx = None
+        self.beyond = None  # in a group's fast run: the flag "an argument was beyond a kernel"
+        self.watched = 0  # arguments noted in the current fast run
         # (op, problem, user's file:line) of the run-time checks, numbered from 1
         self.error_sites: list[tuple[str, str, str | None]] = []
 
@@ -197,6 +199,35 @@ class Emitter:
 
     # ---- steps ------------------------------------------------------------------------
     def emit_group(self, group):
+        """A group's loops. With sin or cos inside they run with the fast kernels first, and
+        again with the exact ones only when some argument was beyond the fast range (a
+        group only reads buffers it does not write, so running it twice is safe)."""
+        if any(s.instr is not None and s.instr.prim.name in CONTROL for s in group):
+            return self._emit_group(group)  # (its regions' groups decide for themselves)
+        outer = (self.beyond, self.watched)
+        self.beyond, self.watched = self.alloca("i32"), 0
+        self.b.store(ir.Constant(I32, 0), self.beyond)
+        self._emit_group(group)
+        flag, watched = self.beyond, self.watched
+        self.beyond, self.watched = outer
+        if watched:
+            with self.b.if_then(self.b.icmp_signed("!=", self.b.load(flag, typ=I32),
+                                                   ir.Constant(I32, 0)), likely=False):
+                self._emit_group(group)
+
+    def watch(self, name: str, x) -> None:
+        """In a fast run: note whether x lies beyond the fast kernel of `name`."""
+        limit = vmath.SLOW_PATH.get(name)
+        if self.beyond is None or limit is None:
+            return
+        b = self.b
+        x64 = x if x.type == REG["f64"] else b.fpext(x, REG["f64"])
+        fabs = self.module.declare_intrinsic("llvm.fabs", [REG["f64"]])
+        far = b.fcmp_unordered("ugt", b.call(fabs, [x64]), ir.Constant(REG["f64"], limit))
+        b.store(b.or_(b.load(self.beyond, typ=I32), b.zext(far, I32)), self.beyond)
+        self.watched += 1
+
+    def _emit_group(self, group):
         if len(group) == 1 and (group[0].instr is None or group[0].dest is not None):
             return self.emit_step(group[0])
         shape = loop_shape(group[0])

@@ -36,7 +36,10 @@ def _vmath(name):
     """A vectorizable IR kernel (codegen.vmath) when one exists, else libm."""
     def lower(cx, *xs):
         kernel = cx.vmath(name)
-        return cx.b.call(kernel, xs) if kernel is not None else _libm(name)(cx, *xs)
+        if kernel is None:
+            return _libm(name)(cx, *xs)
+        cx.em.watch(name, xs[0])  # (a fast kernel's argument beyond its range is noted)
+        return cx.b.call(kernel, xs)
     return lower
 
 

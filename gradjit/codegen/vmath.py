@@ -3,10 +3,10 @@
 With no vector math library reachable from llvmlite, `llvm.exp.v8f64` would become eight scalar
 libm calls. These kernels are straight-line f64 code (range reduction, polynomial, bit tricks,
 selects for special values), marked alwaysinline, so the loop vectorizer widens them like any
-arithmetic. f32 runs the f64 kernel and rounds once. sin/cos take a libm call only for lanes
-with |x| > 1e5; LLVM assumes that call writes errno, so a loop with sin or cos stays scalar.
-(Declared pure, the loop vectorizes with per-lane predicated calls, but measured slower: 19 vs
-12 ms for sin*cos of 10^6 values. A branch-free reduction for large |x| would fix both.)
+arithmetic. f32 runs the f64 kernel and rounds once. sin/cos are exact only for |x| <= 1e5
+(beyond, libm): a loop computing them runs first with the fast kernels (no call: it vectorizes)
+while noting whether any lane was beyond; only then it runs again with the exact ones, which call
+libm per lane (see Emitter.emit_group; a predicated call in the loop kept it scalar, 3x slower).
 Polynomials are fdlibm's; the measured ulp bounds are asserted in tests/test_codegen_vmath.py.
 """
 
@@ -288,11 +288,14 @@ KERNELS = {"erf": erf, "exp": exp, "expm1": expm1, "log": log, "log1p": log1p, "
 SLOW_PATH = {"sin": TRIG_LIMIT, "cos": TRIG_LIMIT}  # |x| above this: libm, per lane
 
 
-def kernel(module: ir.Module, name: str, dtype: str):
-    """The IR function computing `name` on one `dtype` scalar, or None to use libm."""
+def kernel(module: ir.Module, name: str, dtype: str, exact: bool = True):
+    """The IR function computing `name` on one `dtype` scalar, or None to use libm; with
+    exact=False, without the libm path for arguments beyond SLOW_PATH[name] (their results
+    are wrong: the caller notes such arguments and recomputes)."""
     if name not in KERNELS:
         return None
-    fname = f"gj_vm_{name}_{dtype}"
+    exact = exact or name not in SLOW_PATH
+    fname = f"gj_vm_{name}_{dtype}" + ("" if exact else "_fast")
     if fname in module.globals:
         return module.globals[fname]
     ty = F64 if dtype == "f64" else F32
@@ -302,7 +305,7 @@ def kernel(module: ir.Module, name: str, dtype: str):
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     x = fn.args[0] if dtype == "f64" else b.fpext(fn.args[0], F64)
     y = KERNELS[name](K(b, module), x)
-    if name in SLOW_PATH:
+    if exact and name in SLOW_PATH:
         y = _with_slow_path(b, module, name, x, y, SLOW_PATH[name])
     b.ret(y if dtype == "f64" else b.fptrunc(y, F32))
     return fn
