@@ -34,6 +34,7 @@ from .plan import Plan, is_kernel, make_plan, nbytes
 from .scalar import lower_scalar
 
 KERNEL_RULES = {**KERNELS, "dot_general": dot, **CONTROL}
+TWO_RUNS_MIN = 4096  # elements of a group's loop from which sin/cos loops run twice (above)
 
 
 # A function with more loop groups than this is emitted as internal parts of this many groups:
@@ -89,7 +90,8 @@ class Cx:
     def vmath(self, name):
         if not self.em.options.get("vmath", True):
             return None
-        return vmath.kernel(self.em.module, name, self.dtype, exact=self.em.beyond is None)
+        return vmath.kernel(self.em.module, name, self.dtype, exact=self.em.beyond is None,
+                            inline=not self.em.rerun)
 
 
 class Emitter:
@@ -103,6 +105,7 @@ class Emitter:
         self.memo_idx = None
         self.beyond = None  # in a group's fast run: the flag "an argument was beyond a kernel"
         self.watched = 0  # arguments noted in the current fast run
+        self.rerun = False  # emitting a group's exact run: kernels are calls, not copies
         # (op, problem, user's file:line) of the run-time checks, numbered from 1
         self.error_sites: list[tuple[str, str, str | None]] = []
 
@@ -199,11 +202,14 @@ class Emitter:
 
     # ---- steps ------------------------------------------------------------------------
     def emit_group(self, group):
-        """A group's loops. With sin or cos inside they run with the fast kernels first, and
-        again with the exact ones only when some argument was beyond the fast range (a
-        group only reads buffers it does not write, so running it twice is safe)."""
-        if any(s.instr is not None and s.instr.prim.name in CONTROL for s in group):
-            return self._emit_group(group)  # (its regions' groups decide for themselves)
+        """A group's loops. With sin or cos inside, a big group runs with the fast kernels
+        first, and again with the exact ones only when some argument was beyond the fast range
+        (a group only reads buffers it does not write, so running it twice is safe). Small
+        groups run the exact kernels once: their vectorized copies would cost more compile
+        time (~80 ms for a 10-op function) than they save."""
+        if any(s.instr is not None and s.instr.prim.name in CONTROL for s in group) or \
+                max(_loop_size(s) for s in group) < TWO_RUNS_MIN:
+            return self._emit_group(group)  # (a region's groups decide for themselves)
         outer = (self.beyond, self.watched)
         self.beyond, self.watched = self.alloca("i32"), 0
         self.b.store(ir.Constant(I32, 0), self.beyond)
@@ -213,7 +219,9 @@ class Emitter:
         if watched:
             with self.b.if_then(self.b.icmp_signed("!=", self.b.load(flag, typ=I32),
                                                    ir.Constant(I32, 0)), likely=False):
+                outer_rerun, self.rerun = self.rerun, True
                 self._emit_group(group)
+                self.rerun = outer_rerun
 
     def watch(self, name: str, x) -> None:
         """In a fast run: note whether x lies beyond the fast kernel of `name`."""
@@ -373,6 +381,11 @@ class Emitter:
             g.initializer = ir.Constant(arr, items)
             self.globals[v] = g
         return self.globals[v]
+
+
+def _loop_size(step) -> int:
+    shape = loop_shape(step)
+    return int(np.prod(shape)) if shape is not None else step.value.type.size
 
 
 class _Lazy(dict):

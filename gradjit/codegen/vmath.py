@@ -4,9 +4,10 @@ With no vector math library reachable from llvmlite, `llvm.exp.v8f64` would beco
 libm calls. These kernels are straight-line f64 code (range reduction, polynomial, bit tricks,
 selects for special values), marked alwaysinline, so the loop vectorizer widens them like any
 arithmetic. f32 runs the f64 kernel and rounds once. sin/cos are exact only for |x| <= 1e5
-(beyond, libm): a loop computing them runs first with the fast kernels (no call: it vectorizes)
-while noting whether any lane was beyond; only then it runs again with the exact ones, which call
-libm per lane (see Emitter.emit_group; a predicated call in the loop kept it scalar, 3x slower).
+(beyond, libm): a big loop computing them runs first with the fast kernels (no call: it
+vectorizes) while noting whether any lane was beyond; only then it runs again with the exact
+ones, which call libm per lane (Emitter.emit_group; a predicated call kept loops scalar, 5x
+slower). Small loops run the exact kernels once, scalar: vector copies cost compile time.
 Polynomials are fdlibm's; the measured ulp bounds are asserted in tests/test_codegen_vmath.py.
 """
 
@@ -288,20 +289,21 @@ KERNELS = {"erf": erf, "exp": exp, "expm1": expm1, "log": log, "log1p": log1p, "
 SLOW_PATH = {"sin": TRIG_LIMIT, "cos": TRIG_LIMIT}  # |x| above this: libm, per lane
 
 
-def kernel(module: ir.Module, name: str, dtype: str, exact: bool = True):
+def kernel(module: ir.Module, name: str, dtype: str, exact: bool = True, inline: bool = True):
     """The IR function computing `name` on one `dtype` scalar, or None to use libm; with
     exact=False, without the libm path for arguments beyond SLOW_PATH[name] (their results
-    are wrong: the caller notes such arguments and recomputes)."""
+    are wrong: the caller notes such arguments and recomputes); inline=False: one shared
+    out-of-line copy (for rarely run code: a second inlined copy costs compile time)."""
     if name not in KERNELS:
         return None
     exact = exact or name not in SLOW_PATH
-    fname = f"gj_vm_{name}_{dtype}" + ("" if exact else "_fast")
+    fname = f"gj_vm_{name}_{dtype}" + ("" if exact else "_fast") + ("" if inline else "_call")
     if fname in module.globals:
         return module.globals[fname]
     ty = F64 if dtype == "f64" else F32
     fn = ir.Function(module, ir.FunctionType(ty, [ty]), fname)
     fn.linkage = "internal"
-    fn.attributes.add("alwaysinline")
+    fn.attributes.add("alwaysinline" if inline else "noinline")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     x = fn.args[0] if dtype == "f64" else b.fpext(fn.args[0], F64)
     y = KERNELS[name](K(b, module), x)
