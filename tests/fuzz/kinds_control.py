@@ -1,7 +1,9 @@
 """Step kinds for structured control flow: scan (forward and reverse, tuple carries, bodies
 that capture outer values or branch inside), fori_loop with constant and traced bounds,
 while_loop with counted and data-dependent trip counts, cond and switch, one level of nesting,
-and rematerialization (checkpoint, and scans with checkpoint="sqrt"). Templates write `CF.`
+rematerialization (checkpoint, and scans with checkpoint="sqrt"), and plain Python loops that
+tracing unrolls and passes/reroll.py rolls back into scans (functools.reduce over a range: a
+loop in one expression, the same for numpy). Templates write `CF.`
 for the control-flow module (gradjit in the traced spelling, plain Python loops in refs.py for
 the reference) and `§i` for input i inside a body."""
 
@@ -136,6 +138,21 @@ def _switch(g):
     return [x, i] + cap, {"b": Src(branches)}
 
 
+def _py_loop(g):
+    found = _unary_body(g)
+    if found is None:
+        return None
+    ins, capture = found
+    return ins, {"body": Src(_expr(g, "v", capture)), "n": int(g.rng.integers(6, 17))}
+
+
+def _py_loop_xs(g):
+    x = g.val(lambda v: v.kind == "f" and v.ndim >= 1 and v.shape[0] >= 4)
+    return None if x is None else ([x], {"body": Src(g.choice(SCAN_BODIES[:3]))})
+
+
+REDUCE = "__import__('functools').reduce"
+
 REMAT_BODIES = ["lambda a, b: np.tanh(a) * b + np.sin(a * b)", "lambda a, b: np.cos(a - b) * a",
                 "lambda a, b: a * b * 0.5 + CF.cond(np.sum(a) > 0, lambda t: t, lambda t: -t, b)"]
 
@@ -172,4 +189,8 @@ CONTROL = [
     kind("checkpoint", "CF.checkpoint({body})({0}, {1})", _checkpoint, weight=0.7),
     kind("scan_sqrt", "CF.scan({body}, {0}[0] * 0.0 + 0.1, {0}, reverse={rev})[{which}]",
          _scan_sqrt, weight=0.5),
+    kind("py_loop", REDUCE + "(lambda v, _: {body}, range({n}), {0})", _py_loop),
+    # a recurrence over the rows of {0}, carrying (state, last output) like an RNN
+    kind("py_loop_xs", REDUCE + "(lambda s, t: ({body})(s[0], {0}[t]), range({0}.shape[0]), "
+         "({0}[0] * 0.0 + 0.1, {0}[0] * 0.0))[1]", _py_loop_xs),
 ]
