@@ -6,9 +6,8 @@
   scalar: Python floats in, floats out, without a numpy object on the way.
 - `ptr <name>_fc(ptr self, ptr *args, i64 nargs)`: with `_s`, a CPython METH_FASTCALL function
   (runtime/native.py makes it a builtin): Python floats in, a numpy.float64 or a tuple of them
-  out (what the array path gives),
-  no ctypes on the way; it answers NotImplemented for anything else (the caller's slow path
-  then runs, and raises what it should).
+  out (what the array path gives), no ctypes on the way. It answers NotImplemented to anything
+  else, and when a run-time check fails: the caller's general path then runs and raises.
 - `i32 <name>_py(tuple)`: what the runtime calls through ctypes with one `py_object`, the tuple
   `(numpy.ndarray, workspace, inputs..., outputs...)`, so a call costs one ctypes call with one
   argument and no `.ctypes.data` lookups; returns 0, 1 (arguments refused) or k + 1 (check k
