@@ -13,10 +13,9 @@ import numbers
 
 import numpy as np
 
-from ..ir.types import normalize_axes
 from ..ops import api as A
 from . import dtypes
-from .fast_ops import NUMPY, apply_numpy, float_ir, int_pow_np, mean_np, mm_np, sum_np
+from .fast_ops import NUMPY, apply_numpy, float_ir, int_pow_np, mm_np
 from .recorder import EagerOp, apply
 from .tensor import Tensor, as_tensor
 
@@ -208,7 +207,7 @@ _CLAMP = {name: EagerOp(name, _clamp_fn) for name in
           ("ClampBackward1", "ClampMinBackward0", "ClampMaxBackward0")}
 
 
-def clamp(input, min=None, max=None):
+def clamp(input, min=None, max=None):  # noqa: F811  (torch names its bounds min and max)
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     name = "ClampBackward1" if min is not None and max is not None else \
@@ -230,138 +229,6 @@ def where(condition, input, other):
 
 def masked_fill(input, mask, value):
     return where(mask, value, input)
-
-
-# ---- reductions ------------------------------------------------------------------------------
-
-
-def _reduce_op(name, fn):
-    return EagerOp(name, lambda x, dim, keepdim, dtype: fn(A.asarray(x, dtype), dim, keepdim))
-
-
-_SUM = {n: _reduce_op(n, lambda x, d, k: A.sum(x, d, k)) for n in ("SumBackward0",
-                                                                    "SumBackward1")}
-_MEAN = {n: _reduce_op(n, A.mean) for n in ("MeanBackward0", "MeanBackward1")}
-_PROD = _reduce_op("ProdBackward0", A.prod)
-_LSE = _reduce_op("LogsumexpBackward0", A.logsumexp)
-_AMAX = {n: _reduce_op(n, fn) for n, fn in (("MaxBackward1", A.max), ("MinBackward1", A.min),
-                                           ("AmaxBackward0", A.max), ("AminBackward0", A.min))}
-
-
-def _dims(dim):
-    return None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
-
-
-def _reduce(ops, input, dim, keepdim, dtype, float_only=False, fast=None):
-    op = ops if isinstance(ops, EagerOp) else ops[1 if dim is not None else 0]
-    if fast is not None and dtype is None and float_ir(input) is not None:
-        try:
-            axes = normalize_axes(_dims(dim), input._data.ndim)
-        except ValueError:  # the array API reports it
-            axes = ()
-        if axes:
-            return apply_numpy(op, lambda x, d, k: fast(x, axes, k),
-                               (input, _dims(dim), bool(keepdim)), float_ir(input))
-    input = as_tensor(input)
-    ir = input.dtype.ir if dtype is None else dtypes.to_ir(dtype)
-    if ir in ("bool", "i32") and not float_only:
-        ir = "i64"
-    ir = _float_ir(ir) if float_only else ir
-    return apply(op, input, _dims(dim), bool(keepdim), ir)
-
-
-def sum(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce([_SUM["SumBackward0"], _SUM["SumBackward1"]], input, dim, keepdim, dtype,
-                   fast=sum_np)
-
-
-def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce([_MEAN["MeanBackward0"], _MEAN["MeanBackward1"]], input, dim, keepdim,
-                   dtype, float_only=True, fast=mean_np)
-
-
-def prod(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce(_PROD, input, dim, keepdim, dtype)
-
-
-def logsumexp(input, dim, keepdim=False):
-    return _reduce(_LSE, input, dim, keepdim, None, float_only=True)
-
-
-def amax(input, dim=(), keepdim=False):
-    return _reduce(_AMAX["AmaxBackward0"], input, dim or None, keepdim, None)
-
-
-def amin(input, dim=(), keepdim=False):
-    return _reduce(_AMAX["AminBackward0"], input, dim or None, keepdim, None)
-
-
-def _extremum(name, arg):
-    def call(input, dim=None, keepdim=False):
-        if isinstance(dim, Tensor):
-            return (maximum if name == "MaxBackward1" else minimum)(input, dim)
-        values = _reduce(_AMAX[name], input, dim, keepdim, None)
-        if dim is None:
-            return values
-        idx = arg(input, dim, keepdim)
-        return _MinMax(values, idx)
-
-    return call
-
-
-class _MinMax(tuple):
-    """torch.return_types.max: (values, indices) with attribute access."""
-
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-
-def argmax(input, dim=None, keepdim=False):
-    a = as_tensor(input)._data
-    out = np.argmax(a if dim is not None else a.reshape(-1), axis=dim if dim is not None else 0)
-    return Tensor._make(np.asarray(np.expand_dims(out, dim) if keepdim and dim is not None
-                                   else out, dtype=np.int64))
-
-
-def argmin(input, dim=None, keepdim=False):
-    return argmax(Tensor._make(-as_tensor(input)._data), dim, keepdim)
-
-
-max = _extremum("MaxBackward1", argmax)
-min = _extremum("MinBackward1", argmin)
-
-
-_VAR = EagerOp("VarBackward0", lambda x, d, k, dtype, ddof: A.var(A.asarray(x, dtype), d, k,
-                                                                    ddof))
-
-
-def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    ddof = int(unbiased) if correction is None else int(correction)
-    x = as_tensor(input)
-    return apply(_VAR, x, _dims(dim), bool(keepdim), _float_ir(x.dtype.ir), ddof)
-
-
-def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
-
-
-def all(input, dim=None):
-    a = as_tensor(input)._data.astype(bool)
-    return Tensor._make(np.asarray(a.all() if dim is None else a.all(axis=dim)))
-
-
-def any(input, dim=None):
-    a = as_tensor(input)._data.astype(bool)
-    return Tensor._make(np.asarray(a.any() if dim is None else a.any(axis=dim)))
-
-
-def norm(input, p=2, dim=None, keepdim=False):
-    x = as_tensor(input)
-    return pow(sum(pow(abs(x), p), dim, keepdim), 1.0 / p) if p != 2 else \
-        sqrt(sum(x * x, dim, keepdim))
 
 
 # ---- linear algebra --------------------------------------------------------------------------
@@ -416,3 +283,23 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
     return Tensor._make(np.isclose(as_tensor(input)._data, as_tensor(other)._data, rtol, atol,
                                    equal_nan))
+
+
+# the reductions live in reductions.py; they are part of this module's names (F.sum, ...)
+from .reductions import (  # noqa: E402, F401  (imported last: they use the ops above)
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
