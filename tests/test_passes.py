@@ -204,3 +204,65 @@ def test_a_long_sum_of_outer_products_becomes_few_gemms(monkeypatch):
     dots = [i for i in fn.body if i.prim.name == "dot_general"]
     assert len(dots) == -(-20 // MAX_MERGED)
     np.testing.assert_allclose(run(fn, [a, b])[0], a.T @ b, rtol=1e-13)
+
+
+# ---- sum_through_dots ---------------------------------------------------------------------
+def _sum_dot_case(sum_axes, neg=False, extra_use=False):
+    """a: f64[4,3,5] times b: f64[4,5,6] over their last/middle axes, batched over the first:
+    f64[4,3,6]; then a sum over `sum_axes` (after a negation, if `neg`)."""
+    reduced = ",".join(d for i, d in enumerate("436") if i not in sum_axes)
+    chain = "  %1 = neg %0 : f64[4,3,6]\n" if neg else ""
+    summed = "%1" if neg else "%0"
+    results = ("%2, %0", f"f64[{reduced}], f64[4,3,6]") if extra_use else ("%2", f"f64[{reduced}]")
+    return (f"func @f(%a: f64[4,3,5], %b: f64[4,5,6]) -> ({results[1]}) {{\n"
+            "  %0 = dot_general %a, %b {contract=((2,), (1,)), batch=((0,), (0,))} : "
+            "f64[4,3,6]\n"
+            f"{chain}  %2 = reduce_sum {summed} {{axes={tuple(sum_axes)}}} : f64[{reduced}]\n"
+            f"  return {results[0]}\n}}\n")
+
+
+@pytest.mark.parametrize("sum_axes, neg, rewritten", [
+    ((1,), False, True),  # the lhs' free axis: summed before the product
+    ((1,), True, True),  # through a negation
+    ((2,), False, True),  # the rhs' free axis
+    ((1, 2), False, False),  # both sides' axes: left alone
+    ((0,), False, False),  # the batch axis: left alone
+])
+def test_sum_through_dots_is_exact_where_it_fires(sum_axes, neg, rewritten):
+    from gradjit.passes import dce, sum_through_dots
+
+    fn = verify(parse(_sum_dot_case(list(sum_axes), neg)))
+    out = verify(dce(sum_through_dots(fn)))
+    dots = [i for i in out.body if i.prim.name == "dot_general"]
+    assert len(dots) == 1
+    assert (dots[0].out.type.size < 4 * 3 * 6) == rewritten  # the product got smaller
+    rng = np.random.default_rng(0)
+    args = [rng.normal(size=(4, 3, 5)), rng.normal(size=(4, 5, 6))]
+    np.testing.assert_allclose(run(out, args)[0], run(fn, args)[0], rtol=1e-13)
+
+
+def test_sum_through_dots_leaves_a_product_that_is_used_elsewhere():
+    from gradjit.passes import sum_through_dots
+
+    fn = verify(parse(_sum_dot_case([1], extra_use=True)))
+    assert str(sum_through_dots(fn)) == str(fn)
+
+
+def test_gmm_means_gradient_needs_no_per_point_product():
+    """W7: the cotangent of `means` in (x - means) @ Q.T was a 25x1000x10 batched product
+    summed over the points; now the points are summed first."""
+    import sys
+    from pathlib import Path
+
+    import gradjit
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import workloads_gmm as G
+
+    args = G.gmm_data()
+    fn = gradjit.grad(G.gmm_objective, argnums=(0, 1, 2)).trace(*args)
+    sizes = sorted(i.out.type.size for i in fn.body if i.prim.name == "dot_general")
+    assert sizes == [250, 2500, 250000]  # the forward's Y, dQ, and dmeans' small product
+    got = gradjit.grad(G.gmm_objective, argnums=(0, 1, 2))(*args)
+    for g, w in zip(got, G.gmm_grad_by_hand(*args)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
