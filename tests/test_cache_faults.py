@@ -237,10 +237,11 @@ def test_a_transform_keeps_at_most_the_bound_of_signatures_lru(cache_dir, monkey
 
 def test_compile_call_cycles_keep_rss_bounded(tmp_path):
     """scripts/rss_probe.py scaled down: 40 shapes, a memory cache of 4, so each of the 300
-    calls after the warm-up evicts, re-stages and reloads a function from the disk cache. An
-    engine kept alive per reload costs ~60 KB (measured), ~9 MB over the second half; the bound
-    leaves room for allocator noise (measured: < 0.2 MB)."""
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    calls after the warm-up evicts, re-stages and reloads a function from the disk cache, and
+    engines shared by 4 objects at most, so reloads keep retiring engines. An engine kept alive
+    per reload costs ~60 KB (measured), ~9 MB over the second half; the bound leaves room for
+    allocator noise (measured: < 0.2 MB)."""
+    env = dict(os.environ, PYTHONPATH=ROOT, GRADJIT_OBJECTS_PER_ENGINE="4")
     env.pop("GRADJIT_MEMORY_CACHE", None)
     out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "rss_probe.py"),
                           "--shapes", "40", "--calls", "340", "--memory-cache", "4", "--json"],

@@ -59,7 +59,7 @@ def symbol(fn: Function) -> str:
 def lower(fn: Function, options: dict | None = None) -> Lowered:
     fn = canonical_dots(fn)
     plan = make_plan(fn)
-    name = symbol(fn)
+    name = symbol(fn) + (options or {}).get("symbol_suffix", "")
     module = ir.Module(name=name)
     module.triple = (options or {}).get("triple", "")
     em = Emitter(module, fn, plan, options or {})

@@ -90,11 +90,12 @@ def _load_or_compile(fn: Function, key: str, options):
     if hit is not None:
         header, obj = hit
     else:
-        low, text = lower_text(fn, options)
+        # the key in the symbols: objects of different keys share one engine (jit.Engine)
+        low, text = lower_text(fn, dict(options, symbol_suffix="_" + key[:16]))
         obj = jit.compile_object(text)
         header = {"symbol": low.name, "ws_size": low.plan.ws_size, "errors": low.errors}
         cache.store(key, header, obj)
-    return make_runner(jit.Engine(obj), header["symbol"], header["ws_size"], fn.in_types,
+    return make_runner(jit.Engine(obj, key), header["symbol"], header["ws_size"], fn.in_types,
                        fn.out_types, [tuple(e) for e in header["errors"]])
 
 
