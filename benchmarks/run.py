@@ -41,22 +41,40 @@ import gradjit
 WORKLOADS = {**W.WORKLOADS, **W2.WORKLOADS, **WG.WORKLOADS, **W3.WORKLOADS}
 
 
-def median_time(fn, budget=0.4, repeats=7) -> float:
-    """Median seconds per call over `repeats` batches sized to fill about `budget` seconds."""
+def median_times(impls: dict, budget=0.4, repeats=7) -> dict:
+    """Median seconds per call of each implementation, over `repeats` rounds; a round times one
+    batch (sized to fill about budget / repeats seconds) of each implementation in turn, so a
+    slow spell of this shared machine falls on all of them rather than on one."""
+    inner = {name: _batch_size(fn, budget / repeats) for name, fn in impls.items()}
+    samples = {name: [] for name in impls}
+    for _ in range(repeats):
+        for name, fn in impls.items():
+            t = time.perf_counter()
+            for _ in range(inner[name]):
+                fn()
+            samples[name].append((time.perf_counter() - t) / inner[name])
+    return {name: float(np.median(s)) for name, s in samples.items()}
+
+
+def _batch_size(fn, seconds: float) -> int:
+    """Calls of fn (after a warm-up call) that take about `seconds`."""
     fn()
     start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < budget / repeats / 4 or n < 1:
+    while time.perf_counter() - start < seconds / 4 or n < 1:
         fn()
         n += 1
-    per = (time.perf_counter() - start) / n
-    inner = max(1, int(budget / repeats / per))
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t) / inner)
-    return float(np.median(samples))
+    return max(1, int(seconds / ((time.perf_counter() - start) / n)))
+
+
+def w7_pairs() -> dict:
+    """Each library's W7 gradient and objective timed in the same rounds (their ratio is the
+    target; timed in separate rows minutes apart, the machine's drift showed up in it)."""
+    impls = {}
+    for kind, grad in (("grad", True), ("objective", False)):
+        impls.update({(name, kind): fn for name, fn in WG._impls(grad).items()})
+    times = median_times(impls)
+    return {name: times[name, "grad"] / times[name, "objective"]
+            for name, kind in impls if kind == "grad"}
 
 
 def check(impls):
@@ -138,12 +156,12 @@ def runner_overhead() -> dict:
     run = compile_function(g.trace(0.7, -0.3))
     a, b = np.asarray(0.7), np.asarray(-0.3)
     kernel = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_double, ctypes.c_double, ctypes.c_void_p,
-                              ctypes.c_void_p)(run.engine.address("gj_grad_w1_f_s"))
+                              ctypes.c_void_p)(run.engine.address(run.symbol + "_s"))
     out = ctypes.addressof((ctypes.c_double * 2)())
     native = g._native
-    return {"runner": median_time(lambda: run([a, b])),
-            "ctypes": median_time(lambda: kernel(0.7, -0.3, out, None)),
-            "builtin": median_time(lambda: native(0.7, -0.3))}
+    return median_times({"runner": lambda: run([a, b]),
+                         "ctypes": lambda: kernel(0.7, -0.3, out, None),
+                         "builtin": lambda: native(0.7, -0.3)})
 
 
 def machine() -> dict:
@@ -191,9 +209,11 @@ def main(argv=None):
         if selected(label, only):
             impls = make()
             check(impls)
-            times = {name: median_time(fn) for name, fn in impls.items()}
+            times = median_times(impls)
             data["rows"][label] = {"scale": scale, "times": times}
             print(report.row(label, times, scale), flush=True)
+    if selected("W7", only):
+        data["w7_pairs"] = w7_pairs()
     if selected("W4 first call", only):
         data["w4_first_call"] = first_calls()
     if selected("W1 per-call", only):

@@ -13,6 +13,7 @@ Polynomials are fdlibm's; the measured ulp bounds are asserted in tests/test_cod
 
 from __future__ import annotations
 
+import functools
 import struct
 
 from llvmlite import ir
@@ -293,13 +294,37 @@ def kernel(module: ir.Module, name: str, dtype: str, exact: bool = True, inline:
     """The IR function computing `name` on one `dtype` scalar, or None to use libm; with
     exact=False, without the libm path for arguments beyond SLOW_PATH[name] (their results
     are wrong: the caller notes such arguments and recomputes); inline=False: one shared
-    out-of-line copy (for rarely run code: a second inlined copy costs compile time)."""
+    out-of-line copy (for rarely run code: a second inlined copy costs compile time).
+    Each kernel is built once per process and its text reused (building and printing them was
+    ~half of lowering a small function)."""
     if name not in KERNELS:
         return None
     exact = exact or name not in SLOW_PATH
     fname = f"gj_vm_{name}_{dtype}" + ("" if exact else "_fast") + ("" if inline else "_call")
     if fname in module.globals:
         return module.globals[fname]
+    text, fnty, uses = _template(fname, name, dtype, exact, inline)
+    for used, used_ty in uses:  # the intrinsics and libm functions the text calls
+        if used not in module.globals:
+            ir.Function(module, used_ty, used)
+    return _Prebuilt(module, fnty, fname, text)
+
+
+class _Prebuilt(ir.Function):
+    """A function whose definition is printed from text made earlier (a kernel's template)."""
+
+    def __init__(self, module, fnty, name, text):
+        super().__init__(module, fnty, name)
+        self.linkage, self._text = "internal", text
+
+    def descr(self, buf):
+        buf.append(self._text)
+
+
+@functools.cache
+def _template(fname: str, name: str, dtype: str, exact: bool, inline: bool):
+    """(definition text, function type, [(name, type) of the functions it calls])."""
+    module = ir.Module()
     ty = F64 if dtype == "f64" else F32
     fn = ir.Function(module, ir.FunctionType(ty, [ty]), fname)
     fn.linkage = "internal"
@@ -310,7 +335,8 @@ def kernel(module: ir.Module, name: str, dtype: str, exact: bool = True, inline:
     if exact and name in SLOW_PATH:
         y = _with_slow_path(b, module, name, x, y, SLOW_PATH[name])
     b.ret(y if dtype == "f64" else b.fptrunc(y, F32))
-    return fn
+    uses = [(g.name, g.function_type) for g in module.global_values if g is not fn]
+    return str(fn), fn.function_type, uses
 
 
 def _with_slow_path(b: ir.IRBuilder, module, name, x, fast, limit):

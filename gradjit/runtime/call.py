@@ -115,7 +115,7 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
     empty, ndarray = np.empty, np.ndarray
     if not numpy_layout_ok():
         run = _c_abi_runner(engine.address(symbol), workspace, specs, in_types, symbol, errors)
-        run.engine, run.workspace_bytes = engine, ws_size
+        run.engine, run.symbol, run.workspace_bytes = engine, symbol, ws_size
         run.scalar = _scalar_runner(engine, symbol, ws_size, len(in_types), len(out_types),
                                     errors)
         return run
@@ -133,7 +133,7 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
             _raise(errors, status - 1)
         return outs
 
-    run.engine = engine  # the engine owns the code: keep it alive with the runner
+    run.engine, run.symbol = engine, symbol  # the engine owns the code: keep it alive
     run.workspace_bytes = ws_size  # public: scratch bytes per call (and thread), for reports
     run.scalar = _scalar_runner(engine, symbol, ws_size, len(in_types), len(out_types), errors)
     return run
