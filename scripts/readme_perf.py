@@ -44,8 +44,9 @@ def intro(meta: dict) -> str:
     text = (f"Measured {meta['date']} on {meta['cpu']} (LLVM target `{meta['llvm_cpu']}`), "
             f"{meta['cores']} cores, {meta['threads']} thread for every library; {versions}"
             f"{'; missing: ' + missing if missing else ''}. Times are medians of 7 rounds, each "
-            "timing a batch of every library in turn; ratios are peer time / gradjit time, so > 1 means gradjit is faster. Machines are noisy: compare "
-            "within one run. `make bench` prints the same tables.")
+            "timing a batch of every library in turn; ratios are peer time / gradjit time, "
+            "so > 1 means gradjit is faster. Machines are noisy: compare within one run. "
+            "`make bench` prints the same tables.")
     return textwrap.fill(text, 96)
 
 
