@@ -177,7 +177,7 @@ def lower_with_api(fn: Function, api: Api, cpu: str = "host") -> str:
     from . import runtime
     from .runtime import blas, jit
 
-    low, _ = runtime.lower_text(fn)
+    low, _ = runtime.lower_text(fn, {"vmath_lib": False})  # a .so carries its kernels
     api.errors, api.ws_size = [tuple(e[:2]) for e in low.errors], low.plan.ws_size
     api.target = f"{jit.triple()}, CPU {cpu if cpu != 'host' else jit.target_id().split('|')[1]}"
     add_api(low.module, low.name, api)

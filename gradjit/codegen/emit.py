@@ -10,6 +10,7 @@ evaluated at idx (that is what fusion is).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from llvmlite import ir
 
 from ..errors import CodegenError
 from ..ir.core import Function, Value
-from . import vmath
+from . import vmath, vmath_lib
 from .canon import canonical_dots
 from .control import CONTROL
 from .entry import add_entries
@@ -65,6 +66,7 @@ def lower(fn: Function, options: dict | None = None) -> Lowered:
     em = Emitter(module, fn, plan, options or {})
     body = em.emit_body(name + "_body")
     add_entries(module, name, fn, body)
+    vmath_lib.finish(module)
     return Lowered(module, name, fn, plan, em.error_sites)
 
 
@@ -90,6 +92,8 @@ class Cx:
     def vmath(self, name):
         if not self.em.options.get("vmath", True):
             return None
+        if self.em.library:
+            return vmath_lib.declare(self.em.module, name, self.dtype, self.em.beyond is None)
         return vmath.kernel(self.em.module, name, self.dtype, exact=self.em.beyond is None,
                             inline=not self.em.rerun)
 
@@ -106,6 +110,7 @@ class Emitter:
         self.beyond = None  # in a group's fast run: the flag "an argument was beyond a kernel"
         self.watched = 0  # arguments noted in the current fast run
         self.rerun = False  # emitting a group's exact run: kernels are calls, not copies
+        self.library = False  # kernels are calls of the vector-math library (vmath_lib)
         # (op, problem, user's file:line) of the run-time checks, numbered from 1
         self.error_sites: list[tuple[str, str, str | None]] = []
 
@@ -206,22 +211,37 @@ class Emitter:
         first, and again with the exact ones only when some argument was beyond the fast range
         (a group only reads buffers it does not write, so running it twice is safe). Small
         groups run the exact kernels once: their vectorized copies would cost more compile
-        time (~80 ms for a 10-op function) than they save."""
-        if any(s.instr is not None and s.instr.prim.name in CONTROL for s in group) or \
-                max(_loop_size(s) for s in group) < TWO_RUNS_MIN:
-            return self._emit_group(group)  # (a region's groups decide for themselves)
+        time (~80 ms for a 10-op function) than they save. Small groups and exact reruns call
+        the vector-math library's kernels (vmath_lib) instead of copying them in: only big
+        loops pay for a copy of each kernel in their own code."""
+        small = max(_loop_size(s) for s in group) < TWO_RUNS_MIN
+        if small or any(s.instr is not None and s.instr.prim.name in CONTROL for s in group):
+            with self._kernels(library=small):  # (a region's groups decide for themselves)
+                return self._emit_group(group)
         outer = (self.beyond, self.watched)
         self.beyond, self.watched = self.alloca("i32"), 0
         self.b.store(ir.Constant(I32, 0), self.beyond)
-        self._emit_group(group)
+        with self._kernels(library=False):
+            self._emit_group(group)
         flag, watched = self.beyond, self.watched
         self.beyond, self.watched = outer
         if watched:
             with self.b.if_then(self.b.icmp_signed("!=", self.b.load(flag, typ=I32),
                                                    ir.Constant(I32, 0)), likely=False):
                 outer_rerun, self.rerun = self.rerun, True
-                self._emit_group(group)
+                with self._kernels(library=True):
+                    self._emit_group(group)
                 self.rerun = outer_rerun
+
+    @contextlib.contextmanager
+    def _kernels(self, library: bool):
+        """Within: vector-math kernels are library calls (when the options allow) or copies."""
+        outer = self.library
+        self.library = library and bool(self.options.get("vmath_lib", False))
+        try:
+            yield
+        finally:
+            self.library = outer
 
     def watch(self, name: str, x) -> None:
         """In a fast run: note whether x lies beyond the fast kernel of `name`."""

@@ -38,16 +38,22 @@ COS = [4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767
 
 
 class K:
-    """A tiny f64 expression builder over an IRBuilder (keeps the kernels readable)."""
+    """A tiny f64 expression builder over an IRBuilder (keeps the kernels readable); with
+    lanes > 1 it builds the same kernel on <lanes x double> (vmath_lib's vector variants)."""
 
-    def __init__(self, b: ir.IRBuilder, module: ir.Module):
-        self.b, self.m = b, module
+    def __init__(self, b: ir.IRBuilder, module: ir.Module, lanes: int = 1):
+        self.b, self.m, self.lanes = b, module, lanes
+        vec = (lambda t: t) if lanes == 1 else (lambda t: ir.VectorType(t, lanes))
+        self.F64, self.I64, self.I1 = vec(F64), vec(I64), vec(I1)
+
+    def _const(self, ty, v):
+        return ir.Constant(ty, v if self.lanes == 1 else [v] * self.lanes)
 
     def c(self, v: float):
-        return ir.Constant(F64, v)
+        return self._const(self.F64, v)
 
     def i(self, v: int):
-        return ir.Constant(I64, v)
+        return self._const(self.I64, v)
 
     def add(self, x, y): return self.b.fadd(x, y)  # noqa: E704
     def sub(self, x, y): return self.b.fsub(x, y)  # noqa: E704
@@ -55,8 +61,11 @@ class K:
     def div(self, x, y): return self.b.fdiv(x, y)  # noqa: E704
 
     def call(self, intrinsic, *xs):
-        fnty = ir.FunctionType(F64, [F64] * len(xs))
-        return self.b.call(self.m.declare_intrinsic(intrinsic, [F64], fnty), xs)
+        suffix = "f64" if self.lanes == 1 else f"v{self.lanes}f64"
+        name = f"{intrinsic}.{suffix}"
+        f = self.m.globals.get(name) or ir.Function(
+            self.m, ir.FunctionType(self.F64, [self.F64] * len(xs)), name)
+        return self.b.call(f, xs)
 
     def fma(self, x, y, z):
         return self.call("llvm.fma", x, y, z)
@@ -73,10 +82,10 @@ class K:
     def isnan(self, x): return self.b.fcmp_unordered("uno", x, x)  # noqa: E704
 
     def bits(self, x):
-        return self.b.bitcast(x, I64)
+        return self.b.bitcast(x, self.I64)
 
     def from_bits(self, n):
-        return self.b.bitcast(n, F64)
+        return self.b.bitcast(n, self.F64)
 
     def poly(self, x, coeffs):
         """coeffs[0] + coeffs[1] x + ... by Estrin's scheme: pairs c0 + c1 x, then pairs of
@@ -155,8 +164,8 @@ def log(k: K, x):
     m = k.from_bits(b.or_(b.and_(bits, k.i(0x000FFFFFFFFFFFFF)), k.i(0x3FF0000000000000)))
     big = k.gt(m, k.c(1.4142135623730951))
     m = k.sel(big, k.mul(m, k.c(0.5)), m)
-    e = b.add(e, b.zext(big, I64))
-    return _log_specials(k, x, _log_reduced(k, k.sub(m, k.c(1.0)), b.sitofp(e, F64)))
+    e = b.add(e, b.zext(big, k.I64))
+    return _log_specials(k, x, _log_reduced(k, k.sub(m, k.c(1.0)), b.sitofp(e, k.F64)))
 
 
 def _log_reduced(k: K, f, ef):
@@ -225,8 +234,8 @@ def _trig(k: K, x, shift: int):
     q, r = _sincos_reduced(k, x)
     q = b.add(q, k.i(shift))
     s, c = _ksin(k, r), _kcos(k, r)
-    odd = b.trunc(b.and_(q, k.i(1)), I1)
-    neg = b.trunc(b.lshr(b.and_(q, k.i(2)), k.i(1)), I1)
+    odd = b.trunc(b.and_(q, k.i(1)), k.I1)
+    neg = b.trunc(b.lshr(b.and_(q, k.i(2)), k.i(1)), k.I1)
     y = k.sel(odd, c, s)
     return k.sel(neg, b.fneg(y), y)
 

@@ -45,7 +45,7 @@ def default_options() -> dict:
     found = blas.find()
     if found:
         jit.load_library(found["path"])
-    return {"blas": found, "blas_min_flops": 4096, "vmath": True}
+    return {"blas": found, "blas_min_flops": 4096, "vmath": True, "vmath_lib": True}
 
 
 @dataclass
@@ -97,6 +97,37 @@ def _load_or_compile(fn: Function, key: str, options):
         cache.store(key, header, obj)
     return make_runner(jit.Engine(obj, key), header["symbol"], header["ws_size"], fn.in_types,
                        fn.out_types, [tuple(e) for e in header["errors"]])
+
+
+_libraries: dict[tuple, bytes] = {}
+
+
+def library_object(lib: tuple) -> bytes:
+    """The object of vector-math library kernel `lib` = (name, dtype, exact), from memory, the
+    disk cache, or compiled (codegen/vmath_lib.py); once per process."""
+    obj = _libraries.get(lib)
+    if obj is None:
+        with _compiling_library:
+            obj = _libraries.get(lib) or _library_load_or_compile(lib)
+        _libraries[lib] = obj
+    return obj
+
+
+def _library_load_or_compile(lib: tuple) -> bytes:
+    from ..codegen import vmath_lib
+
+    text = "\n".join(["vmath_lib", repr(lib), jit.target_id(), _compiler_hash()])
+    key = hashlib.sha256(text.encode()).hexdigest()
+    hit = cache.load(key)
+    if hit is not None:
+        return hit[1]
+    obj = jit.compile_object(vmath_lib.library_ir(*lib), stat="library")
+    cache.store(key, {"symbol": vmath_lib.symbol(*lib), "ws_size": 0, "errors": []}, obj)
+    return obj
+
+
+_compiling_library = threading.Lock()
+jit.library_source = library_object
 
 
 def llvm_backend(fn: Function):

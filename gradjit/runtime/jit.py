@@ -15,13 +15,19 @@ import logging
 import os
 import threading
 
+from collections.abc import Callable
+
 import llvmlite
 import llvmlite.binding as llvm
 
+from ..codegen import vmath_lib
 from ..errors import CodegenError, CompilerBug
 
 log = logging.getLogger("gradjit.runtime")
-STATS = {"compiles": 0, "loads": 0, "objects": 0}  # loads: Engine handles; objects: added
+# loads: Engine handles made; objects: objects added to engines; library: vmath_lib compiles
+STATS = {"compiles": 0, "loads": 0, "objects": 0, "library": 0}
+# (kernel, dtype, exact) -> the vector-math library object (set by the runtime package)
+library_source: Callable[[tuple], bytes] | None = None
 _lock = threading.Lock()
 
 
@@ -112,12 +118,12 @@ def _parse(llvm_ir: str, tm):
     return mod
 
 
-def compile_object(llvm_ir: str) -> bytes:
+def compile_object(llvm_ir: str, stat: str = "compiles") -> bytes:
     """LLVM IR text -> optimized object code for the host."""
     with _lock:
         mod = optimize(llvm_ir)
         obj = target_machine().emit_object(mod)
-        STATS["compiles"] += 1
+        STATS[stat] += 1
     log.debug("compiled %d bytes of LLVM IR to %d bytes of object code", len(llvm_ir),
               len(obj))
     return obj
@@ -161,6 +167,7 @@ class _Shared:
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
         self.ee.finalize_object()
         self.objects: dict[str, bytes] = {}  # key -> digest of the object loaded for it
+        self.libraries: set[tuple] = set()  # vmath_lib objects loaded (each once)
 
 
 class Engine:
@@ -170,9 +177,11 @@ class Engine:
     keys share a symbol) the object goes into the shared engine, once per key and engine; a
     different object under a loaded key (a rebuilt cache entry) starts a fresh engine, so a
     symbol never has two definitions in one engine. Without a key the object gets a private
-    engine (its symbols may repeat another object's)."""
+    engine (its symbols may repeat another object's). The vector-math library objects the
+    object calls are loaded into its engine first."""
 
     def __init__(self, obj: bytes, key: str | None = None):
+        libraries = [(lib, library_source(lib)) for lib in vmath_lib.needed(obj)]
         with _lock:
             STATS["loads"] += 1
             digest = hashlib.blake2b(obj, digest_size=16).digest()
@@ -184,6 +193,10 @@ class Engine:
                     _shared["engine"] = owner
             self._owner, self._ee = owner, owner.ee
             if key is None or key not in owner.objects:
+                for lib, lib_obj in libraries:
+                    if lib not in owner.libraries:
+                        self._ee.add_object_file(llvm.ObjectFileRef.from_data(lib_obj))
+                        owner.libraries.add(lib)
                 self._ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
                 self._ee.finalize_object()
                 owner.objects[key] = digest
