@@ -21,7 +21,7 @@ from gradjit import runtime
 from gradjit.codegen import vmath, vmath_lib
 from gradjit.codegen.loops import loop
 from gradjit.codegen.ltypes import F32, F64, PTR, i64
-from gradjit.runtime import cache, compile_function, jit
+from gradjit.runtime import cache, compile_function, jit, support
 
 CASES = [(name, dtype, True) for name in vmath.KERNELS for dtype in ("f64", "f32")] + \
     [(name, dtype, False) for name in vmath.SLOW_PATH for dtype in ("f64", "f32")]
@@ -99,19 +99,19 @@ def test_small_loops_call_the_library_and_still_vectorize():
 
 def test_a_damaged_library_entry_is_rebuilt(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("GRADJIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(runtime, "_libraries", {})
+    monkeypatch.setattr(support, "_libraries", {})
     lib = ("erf", "f32", True)
     before = jit.STATS["library"]
-    good = runtime.library_object(lib)
+    good = support.library_object(lib)
     assert jit.STATS["library"] == before + 1
     (entry,) = [e for e in cache.entries() if e.endswith(".o")]
     with open(entry, "r+b") as f:
         f.seek(os.path.getsize(entry) - 50)
         f.write(b"\xff" * 8)
-    runtime._libraries.clear()
+    support._libraries.clear()
     with caplog.at_level("WARNING", logger="gradjit.runtime"):
-        again = runtime.library_object(lib)
+        again = support.library_object(lib)
     assert "damaged entry" in caplog.text and jit.STATS["library"] == before + 2
     assert again == good
-    runtime._libraries.clear()
-    assert runtime.library_object(lib) == good and jit.STATS["library"] == before + 2
+    support._libraries.clear()
+    assert support.library_object(lib) == good and jit.STATS["library"] == before + 2

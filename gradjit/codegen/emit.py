@@ -47,7 +47,7 @@ PART_GROUPS = 24
 @dataclass
 class Lowered:
     module: ir.Module
-    name: str  # the symbol of `int32 name(void **args)`; `name_py`, `name_s`: Python entries
+    name: str  # the symbol of `int32 name(void **args)`; `name_s`, `name_fc`: scalar entries
     fn: Function  # after canonicalization
     plan: Plan
     errors: list[tuple]  # run-time checks (op, problem, loc): entry status k + 1 is errors[k - 1]

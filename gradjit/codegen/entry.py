@@ -8,14 +8,11 @@
   (runtime/native.py makes it a builtin): Python floats in, a numpy.float64 or a tuple of them
   out (what the array path gives), no ctypes on the way. It answers NotImplemented to anything
   else, and when a run-time check fails: the caller's general path then runs and raises.
-- `i32 <name>_py(tuple)`: what the runtime calls through ctypes with one `py_object`, the tuple
-  `(numpy.ndarray, workspace, inputs..., outputs...)`, so a call costs one ctypes call with one
-  argument and no `.ctypes.data` lookups; returns 0, 1 (arguments refused) or k + 1 (check k
-  failed). It checks each input (exactly an ndarray, rank, shape,
-  dtype, native byte order, C-contiguous and aligned) and returns 1 without touching anything
-  when one does not fit; the runtime then converts the inputs and calls again. The field
-  offsets of numpy's array struct are below; the runtime verifies them at start-up and falls
-  back to the C ABI when they do not hold.
+
+The runtime calls array functions through one generic entry (py_entry.py), which checks the
+numpy arrays it is given and calls `<name>` with their data pointers. The field offsets of
+numpy's array struct are below; the runtime verifies them at start-up and falls back to
+calling the C ABI entry itself when they do not hold.
 """
 
 from __future__ import annotations
@@ -39,13 +36,12 @@ TYPE_NUMS = {"bool": (0,), "i32": (5,), "i64": (7, 9), "f32": (11,), "f64": (12,
 
 
 def add_entries(module: ir.Module, name: str, fn: Function, body: ir.Function) -> None:
+    """The C entry; scalar functions also get `_s` and `_fc` (the body, small then, is
+    inlined into each; an array function's body has one caller, the C entry)."""
     _c_entry(module, name, body)
-    _py_entry(module, name, fn, body)
     if is_scalar(fn):
         _scalar_entry(module, name, fn, body)
         _fastcall_entry(module, name, fn, body)
-    else:  # one copy of the loops, called by each entry: inlined into two entries, the
-        body.attributes.add("noinline")  # optimizer and code generator did all work twice
 
 
 def is_scalar(fn: Function) -> bool:
@@ -157,48 +153,3 @@ def _c_entry(module, name, body):
 
 def _field(b, obj, offset, ty):
     return b.load(b.gep(obj, [i64(offset)], source_etype=I8), typ=ty)
-
-
-def _py_entry(module, name, fn: Function, body):
-    n_in, n_out = len(fn.params), len(fn.results)
-    f = ir.Function(module, ir.FunctionType(I32, [PTR]), name + "_py")
-    b = ir.IRBuilder(f.append_basic_block("entry"))
-    fail = f.append_basic_block("fail")
-
-    def guard(ok):  # continue only when ok; each check may read what the previous one proved
-        nxt = f.append_basic_block("ok")
-        b.cbranch(ok, nxt, fail)
-        b.position_at_end(nxt)
-
-    args = f.args[0]  # the tuple (ndarray type, workspace, inputs..., outputs...)
-    guard(b.icmp_signed("==", _field(b, args, TUPLE_SIZE, I64), i64(2 + n_in + n_out)))
-    items = [_field(b, args, TUPLE_ITEMS + 8 * k, PTR) for k in range(2 + n_in + n_out)]
-    ndarray, ws, arrays = items[0], items[1], items[2:]
-
-    for obj, p in zip(arrays, fn.params):
-        guard(b.icmp_unsigned("==", _field(b, obj, OB_TYPE, PTR), ndarray))
-        guard(b.icmp_signed("==", _field(b, obj, NDIM, I32), ir.Constant(I32, p.type.ndim)))
-        guard(_layout_ok(b, obj, p.type))
-    data = [_field(b, obj, DATA, PTR) for obj in list(arrays) + [ws]]
-    status = b.call(body, data)
-    b.ret(b.select(b.icmp_signed("==", status, ir.Constant(I32, 0)), status,
-                   b.add(status, ir.Constant(I32, 1))))
-    ir.IRBuilder(fail).ret(ir.Constant(I32, 1))
-
-
-def _layout_ok(b, obj, t):
-    """Shape, dtype, byte order and contiguity of an ndarray already known to have t's rank."""
-    ok = ir.Constant(ir.IntType(1), 1)
-    dims = _field(b, obj, DIMS, PTR)
-    for k, d in enumerate(t.shape):
-        got = b.load(b.gep(dims, [i64(k)], source_etype=I64), typ=I64)
-        ok = b.and_(ok, b.icmp_signed("==", got, i64(d)))
-    flags = b.and_(_field(b, obj, FLAGS, I32), ir.Constant(I32, C_CONTIGUOUS_ALIGNED))
-    ok = b.and_(ok, b.icmp_signed("==", flags, ir.Constant(I32, C_CONTIGUOUS_ALIGNED)))
-    descr = _field(b, obj, DESCR, PTR)
-    ok = b.and_(ok, b.icmp_signed("!=", _field(b, descr, DESCR_BYTEORDER, I8),
-                                  ir.Constant(I8, ord(">"))))
-    num = _field(b, descr, DESCR_TYPE_NUM, I32)
-    is_num = [b.icmp_signed("==", num, ir.Constant(I32, v)) for v in TYPE_NUMS[t.dtype]]
-    any_num = is_num[0] if len(is_num) == 1 else b.or_(*is_num)
-    return b.and_(ok, any_num)

@@ -8,7 +8,6 @@ compiler invalidates old entries).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import threading
@@ -18,27 +17,13 @@ from dataclasses import dataclass
 from ..ir.core import Function
 from . import blas, cache, jit
 from .call import make_runner
+from .support import compiler_hash as _compiler_hash  # (importing it registers the library)
 
 # compiled runners by key, least recently used first; bounded so that a program making many
 # distinct shapes does not keep every engine alive ($GRADJIT_MEMORY_CACHE entries, default 1024)
 _memory: OrderedDict[str, object] = OrderedDict()
 _MEMORY_MAX = int(os.environ.get("GRADJIT_MEMORY_CACHE", "1024"))
 _compiling = threading.Lock()  # one compile at a time: LLVM's engines are not built concurrently
-
-
-@functools.cache
-def _compiler_hash() -> str:
-    import gradjit
-
-    h = hashlib.sha256(gradjit.__version__.encode())
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for sub in ("codegen", "runtime"):
-        folder = os.path.join(root, sub)
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                with open(os.path.join(folder, name), "rb") as f:
-                    h.update(name.encode() + f.read())
-    return h.hexdigest()
 
 
 def default_options() -> dict:
@@ -97,37 +82,6 @@ def _load_or_compile(fn: Function, key: str, options):
         cache.store(key, header, obj)
     return make_runner(jit.Engine(obj, key), header["symbol"], header["ws_size"], fn.in_types,
                        fn.out_types, [tuple(e) for e in header["errors"]])
-
-
-_libraries: dict[tuple, bytes] = {}
-
-
-def library_object(lib: tuple) -> bytes:
-    """The object of vector-math library kernel `lib` = (name, dtype, exact), from memory, the
-    disk cache, or compiled (codegen/vmath_lib.py); once per process."""
-    obj = _libraries.get(lib)
-    if obj is None:
-        with _compiling_library:
-            obj = _libraries.get(lib) or _library_load_or_compile(lib)
-        _libraries[lib] = obj
-    return obj
-
-
-def _library_load_or_compile(lib: tuple) -> bytes:
-    from ..codegen import vmath_lib
-
-    text = "\n".join(["vmath_lib", repr(lib), jit.target_id(), _compiler_hash()])
-    key = hashlib.sha256(text.encode()).hexdigest()
-    hit = cache.load(key)
-    if hit is not None:
-        return hit[1]
-    obj = jit.compile_object(vmath_lib.library_ir(*lib), stat="library")
-    cache.store(key, {"symbol": vmath_lib.symbol(*lib), "ws_size": 0, "errors": []}, obj)
-    return obj
-
-
-_compiling_library = threading.Lock()
-jit.library_source = library_object
 
 
 def llvm_backend(fn: Function):

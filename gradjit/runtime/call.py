@@ -1,7 +1,8 @@
 """Calling compiled code: one ctypes call per invocation.
 
-The fast path passes one tuple of the numpy arrays themselves (`py_object`) to the `<name>_py`
-entry, which checks them and reads their data pointers in compiled code (codegen/entry.py).
+The fast path passes one tuple of the numpy arrays themselves (`py_object`) to the generic
+entry, which checks them against the runner's descriptor and reads their data pointers in
+compiled code (codegen/py_entry.py).
 Outputs are fresh arrays; the workspace is one byte array per compiled function and thread,
 reused across that thread's calls (ctypes releases the GIL, so threads run at once). When the
 arrays do not fit (wrong dtype, non-contiguous, a Python number, ...), the inputs are converted
@@ -37,7 +38,7 @@ from . import native
 
 @functools.cache
 def numpy_layout_ok() -> bool:
-    """Does numpy's array struct have the field offsets the `_py` entry reads?"""
+    """Does numpy's array struct have the field offsets the generic entry reads?"""
     a = np.zeros((2, 3))
     pair = (a, a.dtype)
     at = lambda base, off, ty: ty.from_address(base + off).value
@@ -119,14 +120,18 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
         run.scalar = _scalar_runner(engine, symbol, ws_size, len(in_types), len(out_types),
                                     errors)
         return run
-    entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object)(engine.address(symbol + "_py"))
+    from ..codegen.py_entry import descriptor
+    from .support import generic_entry
+
+    entry = generic_entry()
+    desc = np.array(descriptor(engine.address(symbol), in_types, len(out_types)), np.uint64)
 
     def run(arrays):
         outs = [empty(s, d) for s, d in specs]
         ws = workspace()
-        status = entry((ndarray, ws, *arrays, *outs))
+        status = entry((ndarray, ws, desc, *arrays, *outs))
         if status == 1:
-            status = entry((ndarray, ws, *_conform(arrays, in_types, symbol), *outs))
+            status = entry((ndarray, ws, desc, *_conform(arrays, in_types, symbol), *outs))
             if status == 1:
                 raise CompilerBug("runtime", f"{symbol}: conformed arguments were refused")
         if status:

@@ -24,8 +24,9 @@ from ..codegen import vmath_lib
 from ..errors import CodegenError, CompilerBug
 
 log = logging.getLogger("gradjit.runtime")
-# loads: Engine handles made; objects: objects added to engines; library: vmath_lib compiles
-STATS = {"compiles": 0, "loads": 0, "objects": 0, "library": 0}
+# loads: Engine handles made for functions (support: for runtime/support.py's objects);
+# objects: objects added to engines; library: compiles of support objects
+STATS = {"compiles": 0, "loads": 0, "support": 0, "objects": 0, "library": 0}
 # (kernel, dtype, exact) -> the vector-math library object (set by the runtime package)
 library_source: Callable[[tuple], bytes] | None = None
 _lock = threading.Lock()
@@ -180,10 +181,10 @@ class Engine:
     engine (its symbols may repeat another object's). The vector-math library objects the
     object calls are loaded into its engine first."""
 
-    def __init__(self, obj: bytes, key: str | None = None):
+    def __init__(self, obj: bytes, key: str | None = None, stat: str = "loads"):
         libraries = [(lib, library_source(lib)) for lib in vmath_lib.needed(obj)]
         with _lock:
-            STATS["loads"] += 1
+            STATS[stat] += 1
             digest = hashlib.blake2b(obj, digest_size=16).digest()
             owner = _shared.get("engine") if key is not None else None
             if (owner is None or len(owner.objects) >= OBJECTS_PER_ENGINE
