@@ -63,7 +63,7 @@ def test_compiled_equals_interpreted(prog, order):
 
 @pytest.mark.parametrize("prog", P.PROGRAMS, ids=[p.name for p in P.PROGRAMS])
 def test_function_split_into_parts_equals_interpreted(prog):
-    """Big functions are emitted as internal parts (codegen/emit.py PART_GROUPS); here every
+    """Big functions are emitted as internal parts (codegen/frame.py PART_GROUPS); here every
     loop group is its own part, so every value that crosses groups crosses functions."""
     from gradjit.ir import interp
     from gradjit.runtime import compile_function
