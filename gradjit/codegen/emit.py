@@ -4,8 +4,8 @@
 internal body function `void <name>_body(ptr noalias in..., ptr noalias out..., ptr ws)` whose
 steps are loop nests (expressions) or kernels (scan/cond/while_loop regions become internal
 functions of the same form, control.py; the function's frame is frame.py's), plus the entry
-points of entry.py. Values are produced on demand by `Emitter.value(v, idx)`: a load when v has a buffer, otherwise v's rule
-evaluated at idx (that is what fusion is).
+points of entry.py. Values are produced on demand by `Emitter.value(v, idx)`: a load when v
+has a buffer, otherwise v's rule evaluated at idx (that is what fusion is).
 """
 
 from __future__ import annotations
