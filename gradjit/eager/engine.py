@@ -18,6 +18,7 @@ from . import errors
 from .grad_mode import set_grad_enabled
 from .graph import AccumulateGrad
 from .graph_backward import Layout, run_graph
+from .tensor import Tensor, as_tensor
 
 
 def topo_order(roots) -> list:
@@ -43,24 +44,25 @@ def topo_order(roots) -> list:
 
 def _seed(tensors, grads, create_graph):
     """Validate the roots and their gradients: [((node, index), gradient tensor)]."""
-    from .tensor import Tensor, as_tensor
-
     roots = []
     for i, (t, g) in enumerate(zip(tensors, grads)):
         if not t.requires_grad:
             raise errors.no_grad_fn(i)
         if g is None:
-            if t._data.size != 1:
+            d = t._data
+            if d.size != 1:
                 raise errors.not_scalar()
-            g = Tensor._make(np.ones(t._data.shape, t._data.dtype))
-        else:
-            g = as_tensor(g)
-            if tuple(g.shape) != tuple(t.shape):
-                raise errors.AutogradError("backward", f"Mismatch in shape: grad_output[{i}] has "
-                                           f"a shape of {g.shape} and output[{i}] has a shape "
-                                           f"of {t.shape}.")
-            if not create_graph:
-                g = g.detach()
+            one = np.empty(d.shape, d.dtype)
+            one.fill(1)  # (np.ones, without its Python wrapper: this is every backward's path)
+            roots.append((t._edge(), Tensor._make(one)))
+            continue  # the seed has t's type already
+        g = as_tensor(g)
+        if tuple(g.shape) != tuple(t.shape):
+            raise errors.AutogradError("backward", f"Mismatch in shape: grad_output[{i}] has a "
+                                       f"shape of {g.shape} and output[{i}] has a shape of "
+                                       f"{t.shape}.")
+        if not create_graph:
+            g = g.detach()
         if g._data.dtype != t._data.dtype or g._data.shape != t._data.shape:
             g = g._as_cotangent(TensorType.of(t._data))
         roots.append((t._edge(), g))
@@ -70,13 +72,14 @@ def _seed(tensors, grads, create_graph):
 def run(tensors, grads, inputs, retain_graph, create_graph, accumulate) -> list:
     """Backpropagate from `tensors`; accumulate into `.grad` or return the grads of `inputs`."""
     roots = _seed(tensors, grads, create_graph)
-    order = topo_order([node for (node, _), _ in roots])
     targets = {} if inputs is None else {t._edge(): i for i, t in enumerate(inputs)}
     with set_grad_enabled(create_graph):
-        layout = None if create_graph else Layout.of(order, roots, targets)
+        layout = None if create_graph else Layout.of(roots, targets)
         if layout is not None:
+            order = layout.nodes  # (its leaves' AccumulateGrad nodes keep nothing to release)
             results = run_graph(layout, roots, targets, accumulate)
         else:
+            order = topo_order([node for (node, _), _ in roots])
             results = _run_nodes(order, roots, targets, accumulate, create_graph)
         if accumulate and inputs is not None:  # backward(inputs=[a non-leaf]) fills its .grad
             for t, g in zip(inputs, results):

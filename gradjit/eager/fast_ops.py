@@ -15,8 +15,9 @@ import numpy as np
 
 from ..ops import api as A
 from .grad_mode import _enabled
-from .quiet import _QUIET, _quiet_off, _quiet_on, quiet
-from .recorder import EagerOp, record
+from .graph import Version
+from .quiet import _QUIET, _quiet_off, _quiet_on
+from .recorder import _ITEMS, _NODE_CLASS, TENSOR, EagerOp, _new_tensor, _node_class
 from .tensor import Tensor
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -42,6 +43,7 @@ def float_ir(x, y=0.0):
 
 
 _DTYPE_PARAMS = {ir: MappingProxyType({"dtype": ir}) for ir in ("f32", "f64")}
+_ITEMS.update({id(p): tuple(p.items()) for p in _DTYPE_PARAMS.values()})  # (they never die)
 
 
 def apply_numpy(op: EagerOp, fn, args, ir: str) -> Tensor:
@@ -53,7 +55,60 @@ def apply_numpy(op: EagerOp, fn, args, ir: str) -> Tensor:
         out = fn(*vals)
     finally:
         _quiet_off(token)
-    return record(op, out, args, [a for a in args if type(a) is Tensor], _DTYPE_PARAMS[ir])
+    return _result(op, out, [a for a in args if type(a) is Tensor], None, ir, args)
+
+
+_TWO = (TENSOR, TENSOR)
+
+
+def binary_numpy(op: EagerOp, fn, x, y) -> Tensor | None:
+    """`apply_numpy(op, fn, (x, y), float_ir(x, y))`, or None when `float_ir` is None: the
+    arithmetic operators' path, unrolled (a training step runs several per line)."""
+    tx, ty = type(x), type(y)
+    if tx is Tensor:
+        a, d = x._data, x._data.dtype
+        if ty is Tensor:
+            if y._data.dtype is not d:
+                return None
+            tensors, template, b = (x, y), _TWO, y._data
+        elif ty is float or ty is int:
+            tensors, template, b = (x,), (TENSOR, y), y
+        else:
+            return None
+    elif ty is Tensor and (tx is float or tx is int):
+        a, b, d = x, y._data, y._data.dtype
+        tensors, template = (y,), (x, TENSOR)
+    else:
+        return None
+    ir = "f64" if d is _F64 else "f32" if d is _F32 else None
+    if ir is None:
+        return None
+    token = _quiet_on(_QUIET)
+    try:
+        out = fn(a, b)
+    finally:
+        _quiet_off(token)
+    return _result(op, out, tensors, template, ir)
+
+
+def _result(op: EagerOp, out, tensors, template, ir: str, args=()) -> Tensor:
+    """`record(op, out, args, tensors, params of dtype ir)`, inline (`template` is made from
+    `args` when it is None and a node is recorded)."""
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)  # a ufunc of 0-d operands returns a numpy scalar
+    result = _new_tensor(Tensor)  # Tensor._make, inline
+    result._data, result._version, result.grad_fn, result._output_nr = out, Version(), None, 0
+    result._requires_grad, result._grad, result._hooks, result._acc = False, None, [], None
+    if _enabled[0] and out.dtype.kind == "f":
+        for t in tensors:
+            if t._requires_grad or t.grad_fn is not None:
+                if template is None:
+                    template = tuple([TENSOR if type(a) is Tensor else a for a in args])
+                cls = _NODE_CLASS.get(op) or _node_class(op)
+                result.grad_fn = cls(op, template, _DTYPE_PARAMS[ir], tensors, out,
+                                     result._version)
+                break
+    return result
 
 
 def _records(t) -> bool:
@@ -69,10 +124,13 @@ def inplace_numpy(target: Tensor, ufunc, other) -> bool:
     if float_ir(target, other) is None or _enabled[0] and (_records(target) or _records(other)):
         return False
     d = target._data
+    token = _quiet_on(_QUIET)  # `quiet`, inline (an optimizer step's path)
     try:
-        quiet(ufunc, d, other._data if type(other) is Tensor else other, out=d)
+        ufunc(d, other._data if type(other) is Tensor else other, out=d)
     except ValueError:
         return False
+    finally:
+        _quiet_off(token)
     target._version.value += 1
     return True
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ops import api as A
 from . import dtypes
-from .fast_ops import NUMPY, apply_numpy, float_ir, int_pow_np, mm_np
+from .fast_ops import NUMPY, apply_numpy, binary_numpy, float_ir, int_pow_np, mm_np
 from .recorder import EagerOp, apply
 from .tensor import Tensor, as_tensor
 
@@ -78,10 +78,9 @@ def _binary_op(name, fn, float_result=False):
     fast = op.fast
 
     def call(input, other):
-        if fast is not None:
-            ir = float_ir(input, other)
-            if ir is not None:
-                return apply_numpy(op, fast, (input, other), ir)
+        out = None if fast is None else binary_numpy(op, fast, input, other)
+        if out is not None:
+            return out
         input, other = _coerce(_python_number(input)), _coerce(_python_number(other))
         ir = result_ir(input, other)
         return apply(op, input, other, dtype=_float_ir(ir) if float_result else ir)
@@ -130,13 +129,14 @@ _POW = {  # torch names the three overloads: tensor ** number, tensor ** tensor,
 
 
 def pow(input, exponent):
-    input, exponent = _python_number(input), _python_number(exponent)
+    if type(exponent) is not int or type(input) is not Tensor:  # (else both are as they are)
+        input, exponent = _python_number(input), _python_number(exponent)
     if isinstance(exponent, float) and exponent.is_integer() and builtins.abs(exponent) <= 64:
         exponent = int(exponent)  # x ** 2.0 is x ** 2: exact, and no log(x) in its derivative
-    if type(exponent) is int and -64 <= exponent <= 64:
-        ir = float_ir(input) if type(input) is Tensor else None
-        if ir is not None:
-            return apply_numpy(_POW["PowBackward0"], int_pow_np, (input, exponent), ir)
+    if type(exponent) is int and -64 <= exponent <= 64 and type(input) is Tensor:
+        out = binary_numpy(_POW["PowBackward0"], int_pow_np, input, exponent)
+        if out is not None:
+            return out
     ir = result_ir(_coerce(input), _coerce(exponent))
     if not isinstance(input, Tensor):
         return apply(_POW["PowBackward2"], input, _coerce(exponent), dtype=_float_ir(ir))

@@ -9,6 +9,8 @@ retain_grad or custom Functions, and create_graph, take engine.py's node-by-node
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from ..ir.types import TensorType
@@ -17,6 +19,7 @@ from .lowering import Plan, graph_adjoint
 from .recorder import OpNode, _describe
 from .tensor import Tensor
 
+_SEQ = attrgetter("seq")
 _KINDS = ("node", "leaf", "const")  # a source s is 3 j + kind: node j, leaf j or const j
 
 
@@ -26,30 +29,42 @@ class Layout:
     __slots__ = ("fed", "key", "leaves", "nodes", "sources", "wanted")
 
     @classmethod
-    def of(cls, order, roots, targets) -> Layout | None:
-        """The layout of the graph in topological `order`, or None when one Function cannot
-        run it (a root or target that is not a leaf's; a node with hooks, or not an OpNode)."""
+    def of(cls, roots, targets) -> Layout | None:
+        """The layout of the graph reachable from `roots`, or None when one Function cannot
+        run it (a root or target that is not a leaf's; a node with hooks, or not an OpNode).
+        It runs on every backward of a training loop, so it is one gather and one pass: an
+        OpNode's inputs were recorded before it, so creation order (`seq`) is inputs-first."""
+        stack, seen = [], set()
         for (node, _), _ in roots:
             if type(node) is AccumulateGrad:
                 return None
+            if node not in seen:
+                seen.add(node)
+                stack.append(node)
         for node, _ in targets:
             if type(node) is not AccumulateGrad:
                 return None
         nodes = []
-        for n in reversed(order):
-            if type(n) is not AccumulateGrad:
-                if not isinstance(n, OpNode) or n.has_hooks():
-                    return None
-                nodes.append(n)
+        while stack:
+            n = stack.pop()
+            if not isinstance(n, OpNode) or n._tensor_hooks or n._retained or n._hooks:
+                return None  # (`has_hooks`, inline)
+            nodes.append(n)
+            for nxt, _ in n.next_functions:
+                if nxt is not None and nxt not in seen and type(nxt) is not AccumulateGrad:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        nodes.sort(key=_SEQ)
         self = object.__new__(cls)
         self._walk(nodes, roots, targets)
         return self
 
     def _walk(self, nodes, roots, targets):
         index = {n: i for i, n in enumerate(nodes)}
-        leaves: dict = {}  # AccumulateGrad -> position
-        leaf_fed, const_fed, sources = [], [], []
+        leaves: dict = {}  # AccumulateGrad -> position among the leaves
+        keys, leaf_fed, const_fed, sources = [], [], [], []
         for n in nodes:
+            keys.append(n._key if n._key is not None else n.key)
             k = 0
             for (nxt, _), saved in zip(n.next_functions, n.inputs):
                 if nxt is None:
@@ -67,8 +82,7 @@ class Layout:
         self.wanted = list(leaves) if not targets else [a for a, _ in targets if a in leaves]
         self.nodes, self.sources, self.leaves = nodes, sources, leaves
         self.fed = leaf_fed + const_fed + [(n.out, n, -1) for n in nodes]
-        self.key = (tuple([n._key if n._key is not None else n.key for n in nodes]),
-                    tuple(sources), tuple([index[node] for (node, _), _ in roots]),
+        self.key = (tuple(keys), tuple(sources), tuple([index[node] for (node, _), _ in roots]),
                     tuple([leaves[a] for a in self.wanted]))
 
     def plan(self, roots) -> Plan:
@@ -102,9 +116,12 @@ def run_graph(layout: Layout, roots, targets, accumulate: bool) -> list:
     for fed, used in zip(layout.fed, adj.used):
         saved = fed[0]
         a = saved.array
-        if used and (a is None or saved.version.value != saved.at):
-            saved.check(fed[1], _describe(_fed_type(fed)))
-        arrays.append(a if a is not None else _zeros(_fed_type(fed)))
+        if a is None or saved.version.value != saved.at:
+            if used:
+                saved.check(fed[1], _describe(_fed_type(fed)))
+            if a is None:
+                a = _zeros(_fed_type(fed))
+        arrays.append(a)
     for _, g in roots:
         arrays.append(g._data)
     results = [None] * len(targets)

@@ -25,7 +25,8 @@ from ..ops.primitive import bind, loc_override
 from ..passes import optimize
 from ..tracer.core import inline, trace_flat
 from ..tracer.staging import BACKENDS
-from .recorder import TENSOR, signature
+from .node_keys import signature
+from .recorder import TENSOR
 
 
 def backend_name() -> str:
@@ -102,6 +103,7 @@ def _zeros_for_none(cts, xs):
 # ---- one node ------------------------------------------------------------------------------
 
 _FORWARD: dict = {}
+_FORWARD_BY_ARGS: dict = {}  # the same entries, keyed by unfrozen arguments (run_forward)
 _NODE_ADJOINT: dict = {}
 
 
@@ -131,7 +133,17 @@ def node_forward(node) -> Function:
 def run_forward(op, template, params, arrays) -> np.ndarray:
     """A staged op's forward: its cached Function, interpreted at first and compiled once it
     repeats (a composite like cross_entropy in a training loop), as adjoints are."""
-    return _forward(op, template, params, [TensorType.of(a) for a in arrays]).run(arrays)[0]
+    try:  # first by the plain arguments and arrays' (shape, dtype): no freezing per call
+        fast = (op, template, tuple([(k, type(v), v) for k, v in params.items()]),
+                tuple([(a.shape, a.dtype) for a in arrays]))  # (1 and 1.0 are equal keys)
+        entry = _FORWARD_BY_ARGS.get(fast)
+    except TypeError:  # an unhashable argument: by the frozen signature only
+        fast = entry = None
+    if entry is None:
+        entry = _forward(op, template, params, [TensorType.of(a) for a in arrays])
+        if fast is not None:
+            _FORWARD_BY_ARGS[_bounded(_FORWARD_BY_ARGS, fast)] = entry
+    return entry.run(arrays)[0]
 
 
 def _bounded(cache: dict, key, limit: int = 4096):
@@ -143,7 +155,8 @@ def _bounded(cache: dict, key, limit: int = 4096):
 
 def node_adjoint(node) -> Adjoint:
     """(inputs..., output, cotangent) -> cotangents of the inputs that require grad."""
-    adj = _NODE_ADJOINT.get(node.key)
+    key = (node.key, node.requires)  # a node key leaves out which inputs need a gradient
+    adj = _NODE_ADJOINT.get(key)
     if adj is None:
         fwd = node_forward(node)
         n = len(fwd.params)
@@ -155,8 +168,7 @@ def node_adjoint(node) -> Adjoint:
             return _zeros_for_none(pull_back(fwd, env, [g], wrt), [xs[i] for i in wrt])
 
         types = [*fwd.in_types, node.out_type, node.out_type]
-        adj = _NODE_ADJOINT[_bounded(_NODE_ADJOINT, node.key)] = _compile(body, types,
-                                                                         node.name())
+        adj = _NODE_ADJOINT[_bounded(_NODE_ADJOINT, key)] = _compile(body, types, node.name())
     return adj
 
 

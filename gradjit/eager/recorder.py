@@ -10,7 +10,6 @@ through `apply`, which is how `create_graph=True` gives gradients a `grad_fn`.
 from __future__ import annotations
 
 from collections.abc import Callable
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ from ..ops.primitive import bind
 from . import errors
 from .grad_mode import _enabled
 from .graph import Node, Saved, Version, node_class
+from .node_keys import _SEQ, _freeze, edges_and_sig, intern_key
 from .quiet import quiet
 from .tensor import Tensor
 
@@ -44,17 +44,6 @@ class EagerOp:
     fast: Callable | None = None
 
 
-def _freeze(v):
-    """A hashable stand-in for a static argument or param (part of a node's structural key)."""
-    if isinstance(v, (list, tuple)):
-        return tuple(_freeze(x) for x in v)
-    if isinstance(v, slice):
-        return ("slice", v.start, v.stop, v.step)
-    if isinstance(v, np.ndarray):
-        return ("array", v.dtype.str, v.shape, v.tobytes())
-    return v
-
-
 class OpNode(Node):
     """One recorded op: what ran, on which arrays, and the array it produced.
 
@@ -63,23 +52,15 @@ class OpNode(Node):
     made from those when a backward asks for them.
     """
 
-    __slots__ = ("_key", "inputs", "op", "out", "params", "sig", "template")
+    __slots__ = ("_key", "inputs", "op", "out", "params", "seq", "sig", "template")
 
     def __init__(self, op: EagerOp, template, params, tensors, out: np.ndarray, out_version):
-        edges, inputs, sig = [], [], []
-        for t in tensors:
-            d, fn = t._data, t.grad_fn
-            edges.append((fn, t._output_nr) if fn is not None else t._edge())
-            inputs.append(Saved(d, t._version))
-            sig.append((d.shape, d.dtype))
-        sig.append((out.shape, out.dtype))
-        self.next_functions, self.released = tuple(edges), False  # Node.__init__, inline
+        self.released = False  # Node.__init__, inline (with `edges_and_sig`)
         self._hooks = self._metadata = self._retained = self._tensor_hooks = None
-        self.op, self.template, self.params = op, template, params
-        self.inputs = tuple(inputs)
-        self.sig = tuple(sig)  # (shape, dtype) of each input, then of the output
+        self.op, self.template, self.params, self._key = op, template, params, None
+        self.seq = next(_SEQ)  # creation order: a node's inputs come before it
+        self.next_functions, self.inputs, self.sig = edges_and_sig(tensors, out)
         self.out = Saved(out, out_version)
-        self._key = None
 
     @property
     def requires(self) -> tuple:
@@ -97,12 +78,16 @@ class OpNode(Node):
 
     @property
     def key(self) -> int:
-        """The structural key (op, static arguments, params, input types and grad needs) as a
-        small int: graph keys are tuples of these, hashed once per backward."""
+        """The structural key (op, static arguments, params and input types) as a small int:
+        graph keys are tuples of these and of where each input comes from (so whether it
+        needs a gradient), hashed once per backward."""
         if self._key is None:
-            self._key = intern_key((self.op, _hashable(self.template),
-                                    _hashable(tuple(self.params.items())), self.sig,
-                                    self.requires))
+            p = self.params
+            raw = (self.op, self.template, _ITEMS.get(id(p)) or tuple(p.items()), self.sig)
+            try:
+                self._key = intern_key(raw)
+            except TypeError:  # an unhashable static argument (a list, an array): frozen
+                self._key = intern_key((raw[0], _freeze(raw[1]), _freeze(raw[2]), raw[3]))
         return self._key
 
     def call_args(self, values):
@@ -142,39 +127,8 @@ class OpNode(Node):
         return run_node_adjoint(self, grads[0], create_graph)
 
 
-def _hashable(v):
-    """`v` itself when it hashes (the usual static arguments: numbers, None, tuples of ints),
-    else its `_freeze`d stand-in; equal either way exactly when `_freeze` says so."""
-    try:
-        hash(v)
-    except TypeError:
-        return _freeze(v)
-    return v
-
-
-_KEY_IDS: dict = {}
-_NEXT_ID = itertools.count()
-
-
-def intern_key(key) -> int:
-    """A small int per distinct structural key; ids are never reused, so clearing the table
-    (bounded, like the compile caches) only costs recompiles, never a wrong hit."""
-    kid = _KEY_IDS.get(key)
-    if kid is None:
-        if len(_KEY_IDS) >= 1 << 16:
-            _KEY_IDS.clear()
-        kid = _KEY_IDS[key] = next(_NEXT_ID)
-    return kid
-
-
 _TYPE_NAMES = {"f32": "FloatTensor", "f64": "DoubleTensor", "i64": "LongTensor",
                "i32": "IntTensor", "bool": "BoolTensor"}
-
-
-def signature(op: EagerOp, template, params: dict, in_types) -> tuple:
-    """What an op's traced forward Function depends on (never the data)."""
-    frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
-    return (op, _freeze(template), frozen, tuple(in_types))
 
 
 def _describe(t: TensorType) -> str:
@@ -233,8 +187,10 @@ def record(op: EagerOp, out, args, tensors, params: dict, version=None) -> Tenso
     its node when grad mode is on and an input requires grad."""
     if type(out) is not np.ndarray:
         out = np.asarray(out)  # a ufunc of 0-d operands returns a numpy scalar
-    result = _new_tensor(Tensor)
-    result._set(out, version or Version(), None, 0, False)
+    result = _new_tensor(Tensor)  # Tensor._make, inline
+    result._data, result._version, result.grad_fn, result._output_nr = \
+        out, version or Version(), None, 0
+    result._requires_grad, result._grad, result._hooks, result._acc = False, None, [], None
     if _enabled[0] and out.dtype.kind == "f":
         for t in tensors:
             if t._requires_grad or t.grad_fn is not None:
@@ -245,6 +201,8 @@ def record(op: EagerOp, out, args, tensors, params: dict, version=None) -> Tenso
     return result
 
 
+# id -> items of the params mappings that live as long as the module (fast_ops' dtype ones)
+_ITEMS: dict = {}
 _NODE_CLASS: dict = {}  # EagerOp -> its OpNode subclass (named like torch's grad_fn)
 
 

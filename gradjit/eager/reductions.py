@@ -4,6 +4,8 @@ plain-numpy path (fast_ops) for float tensors; functional.py re-exports them all
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ..ir.types import normalize_axes
@@ -32,16 +34,31 @@ def _dims(dim):
     return None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
 
 
+_AXES: dict = {}  # (dims, ndim) -> normalized axes, () when invalid (the array API reports it)
+
+
+def _axes(dims, ndim: int) -> tuple:
+    key = (dims, ndim)
+    axes = _AXES.get(key)
+    if axes is None:
+        try:
+            axes = normalize_axes(dims, ndim)
+        except ValueError:
+            axes = ()
+        if len(_AXES) < 4096 and (dims is None or builtins.all(type(a) is int for a in dims)):
+            _AXES[key] = axes  # (a tensor as a dim is read each time: it may change)
+    return axes
+
+
 def _reduce(ops, input, dim, keepdim, dtype, float_only=False, fast=None):
     op = ops if isinstance(ops, EagerOp) else ops[1 if dim is not None else 0]
-    if fast is not None and dtype is None and float_ir(input) is not None:
-        try:
-            axes = normalize_axes(_dims(dim), input._data.ndim)
-        except ValueError:  # the array API reports it
-            axes = ()
+    ir = float_ir(input) if fast is not None and dtype is None else None
+    if ir is not None:
+        dims = _dims(dim)
+        axes = _axes(dims, input._data.ndim)
         if axes:
             return apply_numpy(op, lambda x, d, k: fast(x, axes, k),
-                               (input, _dims(dim), bool(keepdim)), float_ir(input))
+                               (input, dims, bool(keepdim)), ir)
     input = as_tensor(input)
     ir = input.dtype.ir if dtype is None else dtypes.to_ir(dtype)
     if ir in ("bool", "i32") and not float_only:
