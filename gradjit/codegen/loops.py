@@ -1,5 +1,6 @@
 """Loop nests over static shapes: counted loops with a phi induction variable, row-major
-linear indices. Trip counts are constants, so LLVM sees exactly what it needs to vectorize."""
+linear indices. Trip counts are constants, so LLVM sees exactly what it needs to vectorize
+(only py_entry's loops over a descriptor have trip counts read at run time)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from .ltypes import I64, i64
 
 
 @contextlib.contextmanager
-def loop(b: ir.IRBuilder, n: int, name: str = "i"):
-    """`for i in range(n)`: yields the i64 induction variable, positioned in the body."""
+def loop(b: ir.IRBuilder, n, name: str = "i"):
+    """`for i in range(n)` (n an int or an i64 value): yields the i64 induction variable,
+    positioned in the body."""
     pre = b.block
     head = b.append_basic_block(f"{name}.head")
     body = b.append_basic_block(f"{name}.body")
@@ -21,7 +23,7 @@ def loop(b: ir.IRBuilder, n: int, name: str = "i"):
     b.position_at_end(head)
     i = b.phi(I64, name)
     i.add_incoming(i64(0), pre)
-    b.cbranch(b.icmp_signed("<", i, i64(n)), body, done)
+    b.cbranch(b.icmp_signed("<", i, n if isinstance(n, ir.Value) else i64(n)), body, done)
     b.position_at_end(body)
     yield i
     i.add_incoming(b.add(i, i64(1), flags=("nsw", "nuw")), b.block)

@@ -34,6 +34,7 @@ from .entry import (
     TYPE_NUMS,
     _Callee,
 )
+from .loops import loop
 from .ltypes import I8, I32, I64, PTR, i64
 
 NAME = "gj_lib_py_entry"  # (gj_lib_: runtime support objects, see runtime/support.py)
@@ -66,11 +67,10 @@ def module_ir(triple: str) -> str:
         return b.load(b.gep(obj, [i64(offset)], source_etype=I8), typ=ty)
 
     def word(base, k, ty=I64):
-        return b.load(b.gep(base, [k], source_etype=I64), typ=ty)
+        return word_at(b, base, k, ty)
 
-    # loop counters and flags, made in the entry block (an alloca in a loop grows the stack)
-    slots = {n: b.alloca(I64) for n in ("k", "off", "j", "out")}
-    slots["ok"] = b.alloca(ir.IntType(1))
+    # the running descriptor offset and shape flag, in the entry block (not grown per loop)
+    off_slot, ok_slot = b.alloca(I64), b.alloca(ir.IntType(1))
     tup = f.args[0]
     size = field(tup, TUPLE_SIZE, I64)
     guard(b.icmp_signed(">=", size, i64(HEAD)))
@@ -85,27 +85,18 @@ def module_ir(triple: str) -> str:
     args = b.alloca(PTR, size=b.add(n_arrays, i64(1)))
     b.store(field(ws, DATA, PTR), b.gep(args, [n_arrays], source_etype=PTR))
 
-    k_slot, off_slot = slots["k"], slots["off"]
-    b.store(i64(0), k_slot)
     b.store(i64(3), off_slot)
-    head, body, done = (f.append_basic_block(n) for n in ("in.head", "in.body", "in.done"))
-    b.branch(head)
-    b.position_at_end(head)
-    k = b.load(k_slot, typ=I64)
-    b.cbranch(b.icmp_signed("<", k, n_in), body, done)
-    b.position_at_end(body)
-    obj, off = item(b.add(k, i64(HEAD))), b.load(off_slot, typ=I64)
-    guard(b.icmp_unsigned("==", field(obj, OB_TYPE, PTR), ndarray))
-    ndim = word(desc, off)
-    guard(b.icmp_signed("==", b.sext(field(obj, NDIM, I32), I64), ndim))
-    guard(_layout_ok(b, f, slots, obj, desc, off, ndim, field))
-    b.store(field(obj, DATA, PTR), b.gep(args, [k], source_etype=PTR))
-    b.store(b.add(k, i64(1)), k_slot)
-    b.store(b.add(off, b.add(ndim, i64(3))), off_slot)
-    b.branch(head)
-
-    b.position_at_end(done)
-    _outputs(b, f, slots["out"], args, items, n_in, n_out)
+    with loop(b, n_in, "in") as k:
+        obj, off = item(b.add(k, i64(HEAD))), b.load(off_slot, typ=I64)
+        guard(b.icmp_unsigned("==", field(obj, OB_TYPE, PTR), ndarray))
+        ndim = word(desc, off)
+        guard(b.icmp_signed("==", b.sext(field(obj, NDIM, I32), I64), ndim))
+        guard(_layout_ok(b, ok_slot, obj, desc, off, ndim, field))
+        b.store(field(obj, DATA, PTR), b.gep(args, [k], source_etype=PTR))
+        b.store(b.add(off, b.add(ndim, i64(3))), off_slot)
+    with loop(b, n_out, "out") as k:  # the outputs: fresh arrays the runtime made
+        at = b.add(n_in, k)
+        b.store(field(item(b.add(at, i64(HEAD))), DATA, PTR), b.gep(args, [at], source_etype=PTR))
     c_entry = word(desc, i64(0), PTR)
     status = b.call(_Callee(c_entry, ir.FunctionType(I32, [PTR])), [args])
     b.ret(b.select(b.icmp_signed("==", status, ir.Constant(I32, 0)), status,
@@ -113,24 +104,15 @@ def module_ir(triple: str) -> str:
     return str(m)
 
 
-def _layout_ok(b, f, slots, obj, desc, off, ndim, field):
+def _layout_ok(b, ok_slot, obj, desc, off, ndim, field):
     """Shape (a loop over the rank), dtype, byte order and contiguity of one input."""
     dims = field(obj, DIMS, PTR)
-    j_slot, ok_slot = slots["j"], slots["ok"]
-    b.store(i64(0), j_slot)
     b.store(ir.Constant(ir.IntType(1), 1), ok_slot)
-    head, body, done = (f.append_basic_block(n) for n in ("dim.head", "dim.body", "dim.done"))
-    b.branch(head)
-    b.position_at_end(head)
-    j = b.load(j_slot, typ=I64)
-    b.cbranch(b.icmp_signed("<", j, ndim), body, done)
-    b.position_at_end(body)
-    got = b.load(b.gep(dims, [j], source_etype=I64), typ=I64)
-    want = b.load(b.gep(desc, [b.add(off, b.add(j, i64(3)))], source_etype=I64), typ=I64)
-    b.store(b.and_(b.load(ok_slot, typ=ir.IntType(1)), b.icmp_signed("==", got, want)), ok_slot)
-    b.store(b.add(j, i64(1)), j_slot)
-    b.branch(head)
-    b.position_at_end(done)
+    with loop(b, ndim, "dim") as j:
+        got = b.load(b.gep(dims, [j], source_etype=I64), typ=I64)
+        want = word_at(b, desc, b.add(off, b.add(j, i64(3))))
+        b.store(b.and_(b.load(ok_slot, typ=ir.IntType(1)), b.icmp_signed("==", got, want)),
+                ok_slot)
     ok = b.load(ok_slot, typ=ir.IntType(1))
     flags = b.and_(field(obj, FLAGS, I32), ir.Constant(I32, C_CONTIGUOUS_ALIGNED))
     ok = b.and_(ok, b.icmp_signed("==", flags, ir.Constant(I32, C_CONTIGUOUS_ALIGNED)))
@@ -138,24 +120,11 @@ def _layout_ok(b, f, slots, obj, desc, off, ndim, field):
     ok = b.and_(ok, b.icmp_signed("!=", field(descr, DESCR_BYTEORDER, I8),
                                   ir.Constant(I8, ord(">"))))
     num = b.sext(field(descr, DESCR_TYPE_NUM, I32), I64)
-    nums = [b.load(b.gep(desc, [b.add(off, i64(d))], source_etype=I64), typ=I64) for d in (1, 2)]
+    nums = [word_at(b, desc, b.add(off, i64(d))) for d in (1, 2)]
     return b.and_(ok, b.or_(*[b.icmp_signed("==", num, n) for n in nums]))
 
 
-def _outputs(b, f, k_slot, args, items, n_in, n_out):
-    """args[n_in + k] = the data pointer of output k (fresh arrays the runtime made)."""
-    b.store(i64(0), k_slot)
-    head, body, done = (f.append_basic_block(n) for n in ("out.head", "out.body", "out.done"))
-    b.branch(head)
-    b.position_at_end(head)
-    k = b.load(k_slot, typ=I64)
-    b.cbranch(b.icmp_signed("<", k, n_out), body, done)
-    b.position_at_end(body)
-    at = b.add(n_in, k)
-    obj = b.load(b.gep(items, [b.add(at, i64(HEAD))], source_etype=PTR), typ=PTR)
-    data = b.load(b.gep(obj, [i64(DATA)], source_etype=I8), typ=PTR)
-    b.store(data, b.gep(args, [at], source_etype=PTR))
-    b.store(b.add(k, i64(1)), k_slot)
-    b.branch(head)
-    b.position_at_end(done)
 
+def word_at(b, base, k, ty=I64):
+    """Word k (an i64 value) of a uint64 array."""
+    return b.load(b.gep(base, [k], source_etype=I64), typ=ty)

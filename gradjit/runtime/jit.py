@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 import threading
-
 from collections.abc import Callable
 
 import llvmlite
@@ -27,7 +26,7 @@ log = logging.getLogger("gradjit.runtime")
 # loads: Engine handles made for functions (support: for runtime/support.py's objects);
 # objects: objects added to engines; library: compiles of support objects
 STATS = {"compiles": 0, "loads": 0, "support": 0, "objects": 0, "library": 0}
-# (kernel, dtype, exact) -> the vector-math library object (set by the runtime package)
+# (kernel, dtype, exact) -> the vector-math library object (set by runtime/support.py)
 library_source: Callable[[tuple], bytes] | None = None
 _lock = threading.Lock()
 
@@ -167,7 +166,7 @@ class _Shared:
     def __init__(self):
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
         self.ee.finalize_object()
-        self.objects: dict[str, bytes] = {}  # key -> digest of the object loaded for it
+        self.objects: dict = {}  # key (None: a private engine's) -> digest of its object
         self.libraries: set[tuple] = set()  # vmath_lib objects loaded (each once)
 
 
