@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CompilerBug
-from .loops import linear
+from .loops import branch_value, linear
 from .ltypes import I64, const, i64
 from .plan import trivial_reshape
 from .scalar import cast
@@ -78,19 +78,7 @@ def _pad(em, instr, idx):
         src.append(j)
     if inside is None:  # a 0-d pad is its operand
         return em.value(x, src)
-    here = b.block
-    read = b.append_basic_block("pad.in")
-    done = b.append_basic_block("pad.done")
-    b.cbranch(inside, read, done)
-    b.position_at_end(read)
-    got = em.value(x, src)
-    read_end = b.block
-    b.branch(done)
-    b.position_at_end(done)
-    out = b.phi(got.type)
-    out.add_incoming(got, read_end)
-    out.add_incoming(fill, here)
-    return out
+    return branch_value(b, inside, lambda: em.value(x, src), fill, "pad")
 
 
 def _affine(b, i, scale: int, offset: int):

@@ -11,6 +11,23 @@ from llvmlite import ir
 from .ltypes import I64, i64
 
 
+def branch_value(b: ir.IRBuilder, cond, make, otherwise, name: str):
+    """`make()` when cond holds, else `otherwise`: a branch and a phi, so make's code runs only
+    when needed (a guarded read, a libm call for rare arguments)."""
+    here = b.block
+    then, done = b.append_basic_block(f"{name}.then"), b.append_basic_block(f"{name}.done")
+    b.cbranch(cond, then, done)
+    b.position_at_end(then)
+    got = make()
+    end = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    out = b.phi(got.type)
+    out.add_incoming(got, end)
+    out.add_incoming(otherwise, here)
+    return out
+
+
 @contextlib.contextmanager
 def loop(b: ir.IRBuilder, n, name: str = "i"):
     """`for i in range(n)` (n an int or an i64 value): yields the i64 induction variable,

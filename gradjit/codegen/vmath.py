@@ -18,6 +18,7 @@ import struct
 
 from llvmlite import ir
 
+from .loops import branch_value
 from .ltypes import F32, F64, I1, I64
 
 # 1.5 * 2^52: adding it rounds |t| < 2^51 to an integer, held in the low mantissa bits
@@ -348,19 +349,14 @@ def _template(fname: str, name: str, dtype: str, exact: bool, inline: bool):
     return str(fn), fn.function_type, uses
 
 
+def libm_f64(module, name: str):
+    """libm's `double name(double)`, declared once in module."""
+    return module.globals.get(name) or ir.Function(module, ir.FunctionType(F64, [F64]), name)
+
+
 def _with_slow_path(b: ir.IRBuilder, module, name, x, fast, limit):
     """libm's result for lanes with |x| > limit, taken by a branch the vectorizer predicates."""
     k = K(b, module)
-    libm = module.globals.get(name) or ir.Function(module, ir.FunctionType(F64, [F64]), name)
-    here = b.block
-    slow = b.append_basic_block("slow")
-    done = b.append_basic_block("done")
-    b.cbranch(k.b.fcmp_unordered("ugt", k.abs(x), k.c(limit)), slow, done)
-    b.position_at_end(slow)
-    exact = b.call(libm, [x])
-    b.branch(done)
-    b.position_at_end(done)
-    y = b.phi(F64)
-    y.add_incoming(fast, here)
-    y.add_incoming(exact, slow)
-    return y
+    libm = libm_f64(module, name)
+    far = b.fcmp_unordered("ugt", k.abs(x), k.c(limit))
+    return branch_value(b, far, lambda: b.call(libm, [x]), fast, "slow")

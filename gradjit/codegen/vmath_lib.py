@@ -22,6 +22,7 @@ import re
 from llvmlite import ir
 
 from . import vmath
+from .loops import branch_value
 from .ltypes import F32, F64
 
 LANES = {"f64": (2, 4, 8), "f32": (4, 8, 16)}  # SSE, AVX2 and AVX-512 widths
@@ -114,25 +115,21 @@ def _variant(module, name, dtype, exact, lanes, fname):
 def _slow_lanes(k, name, x, fast):
     """libm's result in the lanes with |x| > SLOW_PATH[name] (rare: then every lane calls libm
     and a select keeps the fast result where it is exact)."""
-    b, module = k.b, k.m
+    b = k.b
     far = b.fcmp_unordered("ugt", k.abs(x), k.c(vmath.SLOW_PATH[name]))
     any_far = b.icmp_unsigned("!=", b.bitcast(far, ir.IntType(k.lanes)),
                               ir.Constant(ir.IntType(k.lanes), 0))
-    libm = module.globals.get(name) or ir.Function(module, ir.FunctionType(F64, [F64]), name)
-    here = b.block
-    slow, done = b.append_basic_block("slow"), b.append_basic_block("done")
-    b.cbranch(any_far, slow, done)
-    b.position_at_end(slow)
-    exact = fast
-    for j in range(k.lanes):
-        lane = ir.Constant(ir.IntType(32), j)
-        pick = b.select(b.extract_element(far, lane), b.call(libm, [b.extract_element(x, lane)]),
-                        b.extract_element(fast, lane))
-        exact = b.insert_element(exact, pick, lane)
-    b.branch(done)
-    b.position_at_end(done)
-    y = b.phi(k.F64)
-    y.add_incoming(fast, here)
-    y.add_incoming(exact, slow)
-    return y
+    libm = vmath.libm_f64(k.m, name)
+
+    def exact():
+        y = fast
+        for j in range(k.lanes):
+            lane = ir.Constant(ir.IntType(32), j)
+            pick = b.select(b.extract_element(far, lane),
+                            b.call(libm, [b.extract_element(x, lane)]),
+                            b.extract_element(fast, lane))
+            y = b.insert_element(y, pick, lane)
+        return y
+
+    return branch_value(b, any_far, exact, fast, "slow")
 
