@@ -6,7 +6,8 @@ importable; a missing peer is reported as missing. Times are medians of repeats;
 peer time / gradjit time (> 1: gradjit is faster). `--json PATH` also writes the results
 (scripts/readme_perf.py renders them into the README); `--no-memory` (or
 GRADJIT_BENCH_MEMORY=0) skips the memory runs (GRADJIT_BENCH_JOBS=2 run at a time);
-GRADJIT_BENCH=W5,W7 runs a subset.
+GRADJIT_BENCH=W5,W7 runs a subset. The process runs on one core (GRADJIT_BENCH_CPU=k picks
+it, =all does not pin).
 """
 
 from __future__ import annotations
@@ -17,6 +18,22 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"  # before numpy loads its BLAS
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                                    "intra_op_parallelism_threads=1")
+
+
+def pin_one_core() -> str:
+    """Run the whole process on one core, before any library starts a thread: XLA's CPU
+    runtime ignores the flags above and used ~1.5-1.7 cores for W2 and W3 (process CPU time
+    / wall time), so "1 thread for all" needs the kernel's affinity. GRADJIT_BENCH_CPU=all
+    leaves the process unpinned (the memory children, which do not time anything)."""
+    want = os.environ.get("GRADJIT_BENCH_CPU", "")
+    if want == "all" or not hasattr(os, "sched_setaffinity"):
+        return "unpinned"
+    cpu = int(want) if want else max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu}"
+
+
+PINNED = pin_one_core()
 
 import argparse
 import datetime
@@ -183,7 +200,7 @@ def machine() -> dict:
         versions[name] = mod.__version__ if mod is not None else "missing"
     return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
             "cpu": cpu, "llvm_cpu": jit.target_id().split("|")[1], "cores": os.cpu_count(),
-            "threads": 1, "versions": versions, "missing": dict(W.MISSING)}
+            "threads": 1, "pinned": PINNED, "versions": versions, "missing": dict(W.MISSING)}
 
 
 def selected(label: str, only: str) -> bool:
@@ -201,7 +218,7 @@ def main(argv=None):
     start = time.perf_counter()
     data = {"meta": machine(), "rows": {}}
     missing = "; ".join(f"{p} ({why})" for p, why in W.MISSING.items()) or "none"
-    print(f"gradjit {gradjit.__version__}; numpy {np.__version__}; 1 thread; "
+    print(f"gradjit {gradjit.__version__}; numpy {np.__version__}; 1 thread, {PINNED}; "
           f"missing peers: {missing}")
     print(report.header())
     only = os.environ.get("GRADJIT_BENCH", "")  # e.g. GRADJIT_BENCH=W5,W8: a subset

@@ -42,7 +42,8 @@ def intro(meta: dict) -> str:
     versions = ", ".join(f"{NAMES.get(k, k)} {v}" for k, v in meta["versions"].items())
     missing = "; ".join(f"{k} ({why})" for k, why in meta.get("missing", {}).items())
     text = (f"Measured {meta['date']} on {meta['cpu']} (LLVM target `{meta['llvm_cpu']}`), "
-            f"{meta['cores']} cores, {meta['threads']} thread for every library; {versions}"
+            f"{meta['cores']} cores, {meta['threads']} thread for every library "
+            f"({meta.get('pinned', 'unpinned')}); {versions}"
             f"{'; missing: ' + missing if missing else ''}. Times are medians of 7 rounds, each "
             "timing a batch of every library in turn; ratios are peer time / gradjit time, "
             "so > 1 means gradjit is faster. Machines are noisy: compare within one run. "
