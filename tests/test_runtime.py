@@ -162,6 +162,33 @@ def test_runtime_symbols_carry_the_cache_key():
     assert all(g.name.startswith(low.name) and low.name.endswith("_KEY") for g in defined)
 
 
+def test_short_loops_are_not_interleaved_and_long_ones_are_left_to_llvm(monkeypatch):
+    """A constant trip count under loops.INTERLEAVE_MIN carries `llvm.loop.interleave.count` 1
+    (its interleaved copies cost compile time and buy nothing), and LLVM honours it: the
+    vectorized reduction keeps one vector accumulator, where without the hint it keeps
+    several. Longer loops carry no hint."""
+    import re
+
+    from gradjit.codegen import loops
+    from gradjit.runtime import jit, lower_text
+
+    f = lambda x: np.sum(x * x + 1.0)
+
+    def accumulators(n):
+        opt = jit.optimized_ir(lower_text(gradjit.jit(f).trace(np.ones(n)))[1])
+        return len(re.findall(r"%vec\.phi\d* = phi", opt))
+
+    for n, hinted in ((1000, True), (loops.INTERLEAVE_MIN, False)):
+        text = lower_text(gradjit.jit(f).trace(np.ones(n)))[1]
+        assert ('"llvm.loop.interleave.count", i32 1' in text) == hinted, n
+    assert accumulators(1000) == 1
+    monkeypatch.setattr(loops, "INTERLEAVE_MIN", 0)
+    assert accumulators(1000) > 1
+    x = np.linspace(-1, 1, 1000)
+    np.testing.assert_allclose(gradjit.jit(f, backend="llvm")(x), np.sum(x * x + 1.0),
+                               rtol=1e-14)
+
+
 def test_backend_option_runs_compiled_code():
     f = lambda x, y: (x * y + np.sin(x)) * np.exp(y)
     g = gradjit.grad(f, argnums=(0, 1), backend="llvm")
