@@ -46,39 +46,55 @@ def declare(module: ir.Module, name: str, dtype: str, exact: bool):
     if fname in module.globals:
         return module.globals[fname]
     ty = F64 if dtype == "f64" else F32
-    variants = []
-    for n in LANES[dtype]:
-        vty = ir.VectorType(ty, n)
-        variants.append(ir.Function(module, ir.FunctionType(vty, [vty]), f"{fname}_v{n}"))
+    return _Declared(module, ir.FunctionType(ty, [ty]), fname, _declaration(fname, dtype),
+                     [f"{fname}_v{n}" for n in LANES[dtype]])
+
+
+@functools.cache
+def _declaration(fname: str, dtype: str) -> str:
+    """The text declaring a scalar kernel and its vector variants (made once: building them
+    as llvmlite objects and printing them was a third of lowering a small function)."""
+    ty = "double" if dtype == "f64" else "float"
+    variants = "".join(f'declare <{n} x {ty}> @"{fname}_v{n}"(<{n} x {ty}>)\n\n'
+                       for n in LANES[dtype])
     mapping = ",".join(f"_ZGV_LLVM_N{n}v_{fname}({fname}_v{n})" for n in LANES[dtype])
-    return _Declared(module, ir.FunctionType(ty, [ty]), fname,
-                     f'{_ATTRS} "vector-function-abi-variant"="{mapping}"')
+    return (f'{variants}declare {ty} @"{fname}"({ty}) {_ATTRS} '
+            f'"vector-function-abi-variant"="{mapping}"\n')
 
 
 class _Declared(ir.Function):
-    """A declaration printed with attributes llvmlite cannot spell (memory(none), strings)."""
+    """A library kernel's declaration, printed from text (with attributes llvmlite cannot
+    spell: memory(none), strings) together with its vector variants'."""
 
-    def __init__(self, module, fnty, name, attrs):
+    def __init__(self, module, fnty, name, text, variants):
         super().__init__(module, fnty, name)
-        self._attrs = attrs
+        self._text, self.variants = text, variants
 
     def descr(self, buf):
-        self.descr_prototype(buf)
-        buf[-1] = buf[-1].rstrip("\n") + f" {self._attrs}\n"
+        buf.append(self._text)
+
+
+class _Used(ir.GlobalValue):
+    """llvm.compiler.used, printed from text: the vector variants it names are declared only
+    as text (_Declared)."""
+
+    def __init__(self, module, names):
+        super().__init__(module, ir.ArrayType(ir.PointerType(), len(names)), "llvm.compiler.used")
+        self._names, self.linkage = names, "appending"
+        module.add_global(self)
+
+    def descr(self, buf):
+        refs = ", ".join(f'ptr @"{n}"' for n in self._names)
+        buf.append(f'appending global [{len(self._names)} x ptr] [{refs}], '
+                   'section "llvm.metadata"\n')
 
 
 def finish(module: ir.Module) -> None:
     """Keep the declared vector variants until the loop vectorizer has seen them (unused
     declarations are otherwise dropped before it runs, and the calls stay scalar)."""
-    variants = [g for g in module.global_values
-                if isinstance(g, ir.Function) and g.name.startswith(PREFIX)
-                and re.search(r"_v\d+$", g.name)]
-    if not variants:
-        return
-    ty = ir.ArrayType(ir.PointerType(), len(variants))
-    used = ir.GlobalVariable(module, ty, "llvm.compiler.used")
-    used.linkage, used.section = "appending", "llvm.metadata"
-    used.initializer = ir.Constant(ty, variants)
+    names = [v for g in module.global_values if isinstance(g, _Declared) for v in g.variants]
+    if names:
+        _Used(module, names)
 
 
 def needed(obj: bytes) -> list[tuple[str, str, bool]]:
