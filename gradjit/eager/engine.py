@@ -15,9 +15,10 @@ import numpy as np
 
 from ..ir.types import TensorType
 from . import errors
-from .grad_mode import set_grad_enabled
+from .grad_mode import _enabled
 from .graph import AccumulateGrad
-from .graph_backward import Layout, run_graph
+from .graph_backward import run_graph
+from .layout_cache import layout_of
 from .tensor import Tensor, as_tensor
 
 
@@ -46,7 +47,8 @@ def _seed(tensors, grads, create_graph):
     """Validate the roots and their gradients: [((node, index), gradient tensor)]."""
     roots = []
     for i, (t, g) in enumerate(zip(tensors, grads)):
-        if not t.requires_grad:
+        node = t.grad_fn
+        if node is None and not t._requires_grad:
             raise errors.no_grad_fn(i)
         if g is None:
             d = t._data
@@ -54,7 +56,8 @@ def _seed(tensors, grads, create_graph):
                 raise errors.not_scalar()
             one = np.empty(d.shape, d.dtype)
             one.fill(1)  # (np.ones, without its Python wrapper: this is every backward's path)
-            roots.append((t._edge(), Tensor._make(one)))
+            roots.append(((node, t._output_nr) if node is not None else t._edge(),
+                          Tensor._make(one)))
             continue  # the seed has t's type already
         g = as_tensor(g)
         if tuple(g.shape) != tuple(t.shape):
@@ -73,8 +76,9 @@ def run(tensors, grads, inputs, retain_graph, create_graph, accumulate) -> list:
     """Backpropagate from `tensors`; accumulate into `.grad` or return the grads of `inputs`."""
     roots = _seed(tensors, grads, create_graph)
     targets = {} if inputs is None else {t._edge(): i for i, t in enumerate(inputs)}
-    with set_grad_enabled(create_graph):
-        layout = None if create_graph else Layout.of(roots, targets)
+    prev, _enabled[0] = _enabled[0], bool(create_graph)  # (set_grad_enabled, inline)
+    try:
+        layout = None if create_graph else layout_of(roots, targets)
         if layout is not None:
             order = layout.nodes  # (its leaves' AccumulateGrad nodes keep nothing to release)
             results = run_graph(layout, roots, targets, accumulate)
@@ -85,6 +89,8 @@ def run(tensors, grads, inputs, retain_graph, create_graph, accumulate) -> list:
             for t, g in zip(inputs, results):
                 if g is not None and not t.is_leaf:
                     t._accumulate(g, create_graph)
+    finally:
+        _enabled[0] = prev
     if not retain_graph:
         for node in order:
             node.release()

@@ -88,7 +88,42 @@ def binary_numpy(op: EagerOp, fn, x, y) -> Tensor | None:
         out = fn(a, b)
     finally:
         _quiet_off(token)
-    return _result(op, out, tensors, template, ir)
+    if type(out) is not np.ndarray:  # `_result`, inline from here
+        out = np.asarray(out)
+    result = _new_tensor(Tensor)
+    result._data, result._version, result.grad_fn, result._output_nr = out, Version(), None, 0
+    result._requires_grad, result._grad, result._hooks, result._acc = False, None, (), None
+    if _enabled[0]:  # (`fn` gives the float dtype `ir`)
+        for t in tensors:
+            if t._requires_grad or t.grad_fn is not None:
+                cls = _NODE_CLASS.get(op) or _node_class(op)
+                result.grad_fn = cls(op, template, _DTYPE_PARAMS[ir], tensors, out,
+                                     result._version)
+                break
+    return result
+
+
+_ALL = (TENSOR, None, False)  # the template of a reduction over every dim (`x.sum()`)
+_ALL_AXES = [tuple(range(n)) for n in range(33)]  # the normalized axes of `dim=None`
+
+
+def reduce_all_numpy(op: EagerOp, fn, x) -> Tensor | None:
+    """`_reduce(op, x, None, False, None, fast=fn)`, or None when its plain-numpy path does
+    not apply: `x.sum()` and `x.mean()` of a float tensor of rank >= 1 (a loss's last op),
+    without `_reduce`'s argument handling."""
+    if type(x) is not Tensor:
+        return None
+    d = x._data
+    dt = d.dtype
+    ir = "f64" if dt is _F64 else "f32" if dt is _F32 else None
+    if ir is None or not 0 < d.ndim < 33:
+        return None
+    token = _quiet_on(_QUIET)
+    try:
+        out = fn(d, _ALL_AXES[d.ndim], False)
+    finally:
+        _quiet_off(token)
+    return _result(op, out, (x,), _ALL, ir)
 
 
 def _result(op: EagerOp, out, tensors, template, ir: str, args=()) -> Tensor:
@@ -98,7 +133,7 @@ def _result(op: EagerOp, out, tensors, template, ir: str, args=()) -> Tensor:
         out = np.asarray(out)  # a ufunc of 0-d operands returns a numpy scalar
     result = _new_tensor(Tensor)  # Tensor._make, inline
     result._data, result._version, result.grad_fn, result._output_nr = out, Version(), None, 0
-    result._requires_grad, result._grad, result._hooks, result._acc = False, None, [], None
+    result._requires_grad, result._grad, result._hooks, result._acc = False, None, (), None
     if _enabled[0] and out.dtype.kind == "f":
         for t in tensors:
             if t._requires_grad or t.grad_fn is not None:
@@ -121,12 +156,24 @@ def inplace_numpy(target: Tensor, ufunc, other) -> bool:
     refuses: a broadcast larger than target, a read-only view), leaving target unchanged for
     `apply_inplace`, which reports such errors. numpy buffers overlapping operands, so
     `out=` gives what the out-of-place op and a copy would."""
-    if float_ir(target, other) is None or _enabled[0] and (_records(target) or _records(other)):
+    if type(target) is not Tensor:  # (`float_ir` and `_records`, inline)
         return False
     d = target._data
+    dt, to, on = d.dtype, type(other), _enabled[0]
+    if dt is not _F64 and dt is not _F32 or on and (target._requires_grad or
+                                                    target.grad_fn is not None):
+        return False
+    if to is Tensor:
+        b = other._data
+        if b.dtype is not dt or on and (other._requires_grad or other.grad_fn is not None):
+            return False
+    elif to is float or to is int:
+        b = other
+    else:
+        return False
     token = _quiet_on(_QUIET)  # `quiet`, inline (an optimizer step's path)
     try:
-        ufunc(d, other._data if type(other) is Tensor else other, out=d)
+        ufunc(d, b, d)  # (out= as the third positional argument: parsed faster)
     except ValueError:
         return False
     finally:
@@ -140,9 +187,12 @@ def fill_numpy(target: Tensor, value) -> bool:
     `inplace_numpy`)."""
     d = target._data
     if type(target) is not Tensor or d.dtype.kind != "f" or type(value) not in (int, float) \
-            or _enabled[0] and _records(target) or not d.flags.writeable:
+            or _enabled[0] and _records(target):
         return False
-    d.fill(float(value))
+    try:
+        d.fill(float(value))
+    except ValueError:  # a read-only array (cheaper to try than to ask `d.flags`)
+        return False
     target._version.value += 1
     return True
 

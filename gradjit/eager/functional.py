@@ -85,6 +85,12 @@ def _binary_op(name, fn, float_result=False):
         ir = result_ir(input, other)
         return apply(op, input, other, dtype=_float_ir(ir) if float_result else ir)
 
+    def reflected(self, other):
+        """`other (op) self`: Tensor's reflected operator (`lr * w.grad`), one call less."""
+        out = None if fast is None else binary_numpy(op, fast, other, self)
+        return call(other, self) if out is None else out
+
+    call.reflected = reflected
     return call
 
 

@@ -24,6 +24,7 @@ from .quiet import quiet
 from .tensor import Tensor
 
 _new_tensor = object.__new__
+_NO_EDGE = (None, 0)  # the edge of an input that needs no gradient
 TENSOR = object()  # marks where a tensor argument sits in an op's argument template
 
 
@@ -59,7 +60,25 @@ class OpNode(Node):
         self._hooks = self._metadata = self._retained = self._tensor_hooks = None
         self.op, self.template, self.params, self._key = op, template, params, None
         self.seq = next(_SEQ)  # creation order: a node's inputs come before it
-        self.next_functions, self.inputs, self.sig = edges_and_sig(tensors, out)
+        if len(tensors) == 2:  # `edges_and_sig`, inline for the ops most steps run
+            t, u = tensors
+            fn, gn, d, e = t.grad_fn, u.grad_fn, t._data, u._data
+            self.next_functions = (
+                (fn, t._output_nr) if fn is not None else t._edge() if t._requires_grad
+                else _NO_EDGE,
+                (gn, u._output_nr) if gn is not None else u._edge() if u._requires_grad
+                else _NO_EDGE)
+            self.inputs = (Saved(d, t._version), Saved(e, u._version))
+            self.sig = ((d.shape, d.dtype), (e.shape, e.dtype), (out.shape, out.dtype))
+        elif len(tensors) == 1:
+            t = tensors[0]
+            fn, d = t.grad_fn, t._data
+            self.next_functions = ((fn, t._output_nr) if fn is not None else t._edge()
+                                   if t._requires_grad else _NO_EDGE,)
+            self.inputs = (Saved(d, t._version),)
+            self.sig = ((d.shape, d.dtype), (out.shape, out.dtype))
+        else:
+            self.next_functions, self.inputs, self.sig = edges_and_sig(tensors, out)
         self.out = Saved(out, out_version)
 
     @property
@@ -190,7 +209,7 @@ def record(op: EagerOp, out, args, tensors, params: dict, version=None) -> Tenso
     result = _new_tensor(Tensor)  # Tensor._make, inline
     result._data, result._version, result.grad_fn, result._output_nr = \
         out, version or Version(), None, 0
-    result._requires_grad, result._grad, result._hooks, result._acc = False, None, [], None
+    result._requires_grad, result._grad, result._hooks, result._acc = False, None, (), None
     if _enabled[0] and out.dtype.kind == "f":
         for t in tensors:
             if t._requires_grad or t.grad_fn is not None:

@@ -11,7 +11,7 @@ import numpy as np
 from ..ir.types import normalize_axes
 from ..ops import api as A
 from . import dtypes
-from .fast_ops import apply_numpy, float_ir, mean_np, sum_np
+from .fast_ops import apply_numpy, float_ir, mean_np, reduce_all_numpy, sum_np
 from .functional import _float_ir, abs, maximum, minimum, pow, sqrt  # noqa: A004
 from .recorder import EagerOp, apply
 from .tensor import Tensor, as_tensor
@@ -67,14 +67,24 @@ def _reduce(ops, input, dim, keepdim, dtype, float_only=False, fast=None):
     return apply(op, input, _dims(dim), bool(keepdim), ir)
 
 
+_SUMS, _MEANS = [_SUM["SumBackward0"], _SUM["SumBackward1"]], \
+    [_MEAN["MeanBackward0"], _MEAN["MeanBackward1"]]
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce([_SUM["SumBackward0"], _SUM["SumBackward1"]], input, dim, keepdim, dtype,
-                   fast=sum_np)
+    if dim is None and keepdim is False and dtype is None:
+        out = reduce_all_numpy(_SUMS[0], sum_np, input)
+        if out is not None:
+            return out
+    return _reduce(_SUMS, input, dim, keepdim, dtype, fast=sum_np)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return _reduce([_MEAN["MeanBackward0"], _MEAN["MeanBackward1"]], input, dim, keepdim,
-                   dtype, float_only=True, fast=mean_np)
+    if dim is None and keepdim is False and dtype is None:
+        out = reduce_all_numpy(_MEANS[0], mean_np, input)
+        if out is not None:
+            return out
+    return _reduce(_MEANS, input, dim, keepdim, dtype, float_only=True, fast=mean_np)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):

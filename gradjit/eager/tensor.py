@@ -78,7 +78,7 @@ class Tensor:
     def _set(self, array, version, grad_fn, output_nr, requires_grad):
         self._data, self._version, self.grad_fn, self._output_nr = array, version, grad_fn, \
             output_nr
-        self._requires_grad, self._grad, self._hooks, self._acc = requires_grad, None, [], None
+        self._requires_grad, self._grad, self._hooks, self._acc = requires_grad, None, (), None
 
     # ---- metadata --------------------------------------------------------------------------
     shape = property(lambda self: Size(self._data.shape))
@@ -202,6 +202,9 @@ class Tensor:
 
     # ---- autograd --------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        if gradient is None and inputs is None and not create_graph:  # a loss's backward
+            _engine_run()([self], [None], None, bool(retain_graph), False, True)
+            return
         from .autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
@@ -229,8 +232,12 @@ class Tensor:
         if not self.requires_grad:
             raise errors.AutogradError("register_hook", "cannot register a hook on a tensor "
                                        "that doesn't require gradient")
-        hooks = self._hooks if self.grad_fn is None else \
-            self.grad_fn.tensor_hooks.setdefault(self._output_nr, [])
+        if self.grad_fn is None:
+            if type(self._hooks) is not list:  # (a tensor starts with none: `()`, shared)
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = self.grad_fn.tensor_hooks.setdefault(self._output_nr, [])
         hooks.append(hook)
         return make_handle(hooks, hook)
 
@@ -281,6 +288,19 @@ class Tensor:
                          self._requires_grad)
         t._acc = self._acc
         return t
+
+
+def _engine_run():
+    """engine.run, imported once (engine imports this module)."""
+    global _run
+    if _run is None:
+        from .engine import run
+
+        _run = run
+    return _run
+
+
+_run = None
 
 
 def is_tensor(x) -> bool:

@@ -19,7 +19,8 @@ from .tensor import Tensor
 
 
 def _swap(fn):
-    return lambda self, other: fn(other, self)
+    reflected = getattr(fn, "reflected", None)  # (the binary ops' own, with their fast path)
+    return reflected if reflected is not None else lambda self, other: fn(other, self)
 
 
 _OPERATORS = {
@@ -114,9 +115,28 @@ _INPLACE = {"add_": F.add, "sub_": F.sub, "mul_": F.mul, "div_": F.div, "pow_": 
             "zero_": lambda self: _fill(self, 0), "__iadd__": F.add, "__isub__": F.sub,
             "__imul__": F.mul, "__itruediv__": F.div, "__ipow__": F.pow}
 _UFUNCS = {F.add: np.add, F.sub: np.subtract, F.mul: np.multiply, F.div: np.true_divide}
-_FAST = {fn: (lambda self, other, _u=u: inplace_numpy(self, _u, other)) for fn, u in
-         _UFUNCS.items()}
-_FAST[_fill] = fill_numpy
+
+
+def _inplace_ufunc(name, fn, ufunc):
+    """`_inplace(name, fn, fast)` with `inplace_numpy(self, ufunc, other)` as `fast`, inline
+    (`w -= lr * w.grad` runs it per parameter and step)."""
+
+    def method(self, *args, **kwargs):
+        if not kwargs and inplace_numpy(self, ufunc, *args):
+            return self
+        return apply_inplace(self, fn, *args, op_name=name, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+def zero_(self):
+    if fill_numpy(self, 0):  # (`_inplace`'s fast path, inline: once per parameter and step)
+        return self
+    return apply_inplace(self, _INPLACE["zero_"], op_name="zero_")
+
+
 for _name, _fn in _INPLACE.items():
-    setattr(Tensor, _name, _inplace(_name, _fn, _FAST.get(_fn)))
-Tensor.zero_ = _inplace("zero_", _INPLACE["zero_"], lambda self: fill_numpy(self, 0))
+    setattr(Tensor, _name, _inplace_ufunc(_name, _fn, _UFUNCS[_fn]) if _fn in _UFUNCS else
+            _inplace(_name, _fn, fill_numpy if _fn is _fill else None))
+Tensor.zero_ = zero_
