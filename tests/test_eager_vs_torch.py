@@ -99,3 +99,43 @@ def test_training_step_matches_pytorch():
         weights[lib.__name__] = (w.detach().numpy(), bias.detach().numpy())
     for got, want in zip(weights["gradjit"], weights["torch"]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("expr", ["2.0 - x", "lib.rsub(x, 3.0)", "lib.rsub(x, y, alpha=2)",
+                                  "1 - x * y"])
+def test_reflected_subtraction_records_rsub_like_torch(expr):
+    """`2.0 - x` is torch's rsub: grad_fn RsubBackward1, value other - x, gradient -1."""
+    data = np.array([1.5, -2.0, 0.25])
+    got = {}
+    for lib in (torch, gradjit):
+        x = lib.tensor(data, requires_grad=True)
+        y = lib.tensor(data[::-1].copy(), requires_grad=True)
+        out = eval(expr, {"lib": lib, "x": x, "y": y})
+        out.sum().backward()
+        got[lib] = (type(out.grad_fn).__name__, out.detach().numpy(), x.grad.numpy())
+    assert got[gradjit][0] == got[torch][0]
+    np.testing.assert_array_equal(got[gradjit][1], got[torch][1])
+    np.testing.assert_array_equal(got[gradjit][2], got[torch][2])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relu_keeps_nan_and_passes_its_gradient_like_torch(dtype):
+    data = np.array([np.nan, 2.0, -1.0, 0.0, 3.5], dtype)
+    got = {}
+    for lib in (torch, gradjit):
+        x = lib.tensor(data, requires_grad=True)
+        r = lib.relu(x * 1.0)  # (the recorded op, not the leaf)
+        r.backward(lib.full_like(x, 3.0))
+        got[lib] = (r.detach().numpy(), x.grad.numpy())
+    for a, b in zip(got[gradjit], got[torch]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_relu_keeps_nan_as_the_interpreter_does():
+    relu = lambda v: np.sum(gradjit.numpy.relu(v) * v)
+    x = np.array([np.nan, 2.0, -1.0, 0.0, 3.5] * 3)
+    for backend in ("interp", "llvm"):
+        assert np.isnan(gradjit.jit(lambda v: gradjit.numpy.relu(v), backend=backend)(x)[0])
+        g = gradjit.grad(relu, backend=backend)(np.nan_to_num(x, nan=-2.0))
+        np.testing.assert_array_equal(g, np.where(np.nan_to_num(x, nan=-2.0) > 0,
+                                                  2 * np.nan_to_num(x, nan=-2.0), 0.0))

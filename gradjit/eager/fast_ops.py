@@ -204,7 +204,7 @@ NUMPY = {A.add: np.add, A.subtract: np.subtract, A.multiply: np.multiply,
          A.divide: np.true_divide, A.maximum: np.maximum, A.minimum: np.minimum,
          A.exp: np.exp, A.log: np.log, A.sqrt: np.sqrt, A.sin: np.sin, A.cos: np.cos,
          A.tanh: np.tanh, A.negative: np.negative, A.absolute: np.absolute,
-         A.relu: lambda x: np.where(x > 0, x, x.dtype.type(0))}  # relu(-0.0) = +0.0
+         A.relu: lambda x: np.where(x <= 0, x.dtype.type(0), x)}  # relu(-0.0) = +0.0, NaN
 
 
 def int_pow_np(x, n):

@@ -72,9 +72,9 @@ def _python_number(x):
 # ---- elementwise binary ----------------------------------------------------------------------
 
 
-def _binary_op(name, fn, float_result=False):
+def _binary_op(name, fn, float_result=False, numpy=None):
     op = EagerOp(name, lambda x, y, dtype: fn(_cast(x, dtype), _cast(y, dtype)),
-                 fast=NUMPY.get(fn))
+                 fast=numpy or NUMPY.get(fn))
     fast = op.fast
 
     def call(input, other):
@@ -96,6 +96,11 @@ def _binary_op(name, fn, float_result=False):
 
 _add = _binary_op("AddBackward0", A.add)
 _sub = _binary_op("SubBackward0", A.subtract)
+# `other - input` (`2.0 - x`, torch.rsub): its own op, as torch records it (RsubBackward1
+# for a number, RsubBackward0 for a tensor)
+_rsub, _rsub_tensor = (_binary_op(name, lambda x, y: A.subtract(y, x),
+                                  numpy=lambda a, b: np.subtract(b, a))
+                       for name in ("RsubBackward1", "RsubBackward0"))
 mul = multiply = _binary_op("MulBackward0", A.multiply)
 div = divide = true_divide = _binary_op("DivBackward0", A.divide, float_result=True)
 maximum = _binary_op("MaximumBackward0", A.maximum)
@@ -122,8 +127,9 @@ def sub(input, other, *, alpha=1):
 subtract = sub
 
 
-def rsub(input, other, alpha=1):
-    return _sub(other, input if alpha == 1 else input * alpha)
+def rsub(input, other, *, alpha=1):
+    return (_rsub_tensor if isinstance(other, Tensor) else _rsub)(
+        input if alpha == 1 else input * alpha, other)
 
 
 _POW = {  # torch names the three overloads: tensor ** number, tensor ** tensor, number ** tensor

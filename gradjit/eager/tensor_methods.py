@@ -25,7 +25,7 @@ def _swap(fn):
 
 _OPERATORS = {
     # (operators take no `alpha`: the ops themselves, one call less on every `+` and `-`)
-    "__add__": F._add, "__radd__": _swap(F._add), "__sub__": F._sub, "__rsub__": _swap(F._sub),
+    "__add__": F._add, "__radd__": _swap(F._add), "__sub__": F._sub, "__rsub__": F._rsub,
     "__mul__": F.mul, "__rmul__": _swap(F.mul), "__truediv__": F.div,
     "__rtruediv__": _swap(F.div), "__pow__": F.pow, "__rpow__": _swap(F.pow),
     "__matmul__": F.matmul, "__rmatmul__": _swap(F.matmul), "__floordiv__": F.floor_divide,

@@ -372,8 +372,9 @@ def softplus(x):
 
 
 def relu(x):
+    # NaN stays NaN (as in torch and jax.nn.relu) and its gradient flows (as torch's does)
     x = asarray(x)
-    return where(greater(x, 0), x, zeros_like(x))
+    return where(less_equal(x, 0), zeros_like(x), x)
 
 
 def clip(x, a_min=None, a_max=None):
