@@ -139,3 +139,18 @@ def test_compiled_relu_keeps_nan_as_the_interpreter_does():
         g = gradjit.grad(relu, backend=backend)(np.nan_to_num(x, nan=-2.0))
         np.testing.assert_array_equal(g, np.where(np.nan_to_num(x, nan=-2.0) > 0,
                                                   2 * np.nan_to_num(x, nan=-2.0), 0.0))
+
+
+@pytest.mark.parametrize("expr", ["x.mean()", "lib.mean(x, 0)", "x.std()", "x.var(0)"])
+def test_integer_mean_and_var_are_refused_like_torch(expr):
+    """torch will not guess a float dtype for mean/std/var of an integer tensor: neither do we
+    (a RuntimeError with torch's words, naming the op and the user's line); as float64 both
+    give the same value."""
+    values = {}
+    for lib in (torch, gradjit):
+        with pytest.raises(RuntimeError, match="floating point") as info:
+            eval(expr, {"lib": lib, "x": lib.tensor([1, 2, 4])})
+        values[lib] = eval(expr, {"lib": lib, "x": lib.tensor([1, 2, 4]).double()}).numpy()
+    op = "mean" if "mean" in expr else "std" if "std" in expr else "var"
+    assert str(info.value).startswith(op + ":") and "at <string>:1" in str(info.value)
+    np.testing.assert_allclose(values[gradjit], values[torch], rtol=1e-15)

@@ -62,3 +62,16 @@ def modified(what: str, node_name: str, now: int, saved: int) -> AutogradError:
 def no_requires_grad(dtype) -> AutogradError:
     return AutogradError("requires_grad", "Only Tensors of floating point and complex dtype "
                          f"can require gradients (got {dtype})")
+
+
+# torch's words when an op that needs a float dtype gets an integer or bool tensor
+_NEEDS_FLOAT = {"mean": "could not infer output dtype. Input dtype must be either a floating "
+                        "point or complex dtype. Got: {dtype}",
+                "var": "std and var only support floating point and complex dtypes (got {dtype})"}
+
+
+def needs_float(op: str, dtype) -> AutogradError:
+    problem = _NEEDS_FLOAT["var" if op in ("var", "std") else op].format(dtype=dtype)
+    hint = f"convert it first, e.g. x.float().{op}()"
+    return AutogradError(op, problem, hint + (" or x.mean(dtype=torch.float32)"
+                                              if op == "mean" else ""))

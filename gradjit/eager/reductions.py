@@ -10,7 +10,7 @@ import numpy as np
 
 from ..ir.types import normalize_axes
 from ..ops import api as A
-from . import dtypes
+from . import dtypes, errors
 from .fast_ops import apply_numpy, float_ir, mean_np, reduce_all_numpy, sum_np
 from .functional import _float_ir, abs, maximum, minimum, pow, sqrt  # noqa: A004
 from .recorder import EagerOp, apply
@@ -84,7 +84,15 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         out = reduce_all_numpy(_MEANS[0], mean_np, input)
         if out is not None:
             return out
+    if dtype is None:
+        _float_only("mean", input)
     return _reduce(_MEANS, input, dim, keepdim, dtype, float_only=True, fast=mean_np)
+
+
+def _float_only(op: str, input) -> None:
+    """torch refuses an integer or bool tensor here (it would not guess a float dtype)."""
+    if isinstance(input, Tensor) and input.dtype.ir not in ("f32", "f64"):
+        raise errors.needs_float(op, input.dtype)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
@@ -148,10 +156,12 @@ _VAR = EagerOp("VarBackward0", lambda x, d, k, dtype, ddof: A.var(A.asarray(x, d
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     ddof = int(unbiased) if correction is None else int(correction)
     x = as_tensor(input)
+    _float_only("var", x)
     return apply(_VAR, x, _dims(dim), bool(keepdim), _float_ir(x.dtype.ir), ddof)
 
 
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    _float_only("std", input)
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
