@@ -29,8 +29,9 @@ def branch_value(b: ir.IRBuilder, cond, make, otherwise, name: str):
 
 
 # Constant trip counts below this are not interleaved (`llvm.loop.interleave.count` 1): the
-# vectorizer's extra copies of a short loop run no faster but cost ~4 of a small function's
-# ~20 ms of LLVM time (machine code for the copies, mostly). Longer loops: LLVM decides.
+# vectorizer's extra copies of a short loop ran no faster in the bench but cost ~5 of a small
+# function's ~22 ms of LLVM time (machine code for the copies, mostly). Longer loops: LLVM
+# decides.
 INTERLEAVE_MIN = 4096
 
 
