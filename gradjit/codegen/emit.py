@@ -11,6 +11,7 @@ has a buffer, otherwise v's rule evaluated at idx (that is what fusion is).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from dataclasses import dataclass
 
@@ -29,11 +30,12 @@ from .gemm import dot
 from .groups import is_full_reduction, loop_shape
 from .kernels import KERNELS, combiner, identity
 from .loops import linear, loop, nest
-from .ltypes import I32, MEM, REG, i64
+from .ltypes import I64, MEM, REG, i64
 from .ltypes import load as load_elem
 from .ltypes import store as store_elem
 from .plan import Plan, is_kernel, make_plan
 from .scalar import lower_scalar
+from .vmath import f64_bits
 
 KERNEL_RULES = {**KERNELS, "dot_general": dot, **CONTROL}
 TWO_RUNS_MIN = 4096  # elements of a group's loop from which sin/cos loops run twice (above)
@@ -104,7 +106,7 @@ class Emitter(Frame):
         self.globals: dict[Value, ir.GlobalVariable] = {}
         self.memo: dict[Value, ir.Value] = {}  # values of the current shared loop, at memo_idx
         self.memo_idx = None
-        self.beyond = None  # in a group's fast run: the flag "an argument was beyond a kernel"
+        self.beyond = None  # in a group's fast run: limit -> the largest |argument| (as bits)
         self.watched = 0  # arguments noted in the current fast run
         self.rerun = False  # emitting a group's exact run: kernels are calls, not copies
         self.library = False  # kernels are calls of the vector-math library (vmath_lib)
@@ -125,15 +127,18 @@ class Emitter(Frame):
             with self._kernels(library=small):  # (a region's groups decide for themselves)
                 return self._emit_group(group)
         outer = (self.beyond, self.watched)
-        self.beyond, self.watched = self.alloca("i32"), 0
-        self.b.store(ir.Constant(I32, 0), self.beyond)
+        self.beyond, self.watched = {}, 0
+        for limit in sorted(set(vmath.SLOW_PATH.values())):  # (unused ones: dead stores)
+            self.beyond[limit] = self.alloca("i64")
+            self.b.store(i64(0), self.beyond[limit])
         with self._kernels(library=False):
             self._emit_group(group)
-        flag, watched = self.beyond, self.watched
+        largest, watched = self.beyond, self.watched
         self.beyond, self.watched = outer
         if watched:
-            with self.b.if_then(self.b.icmp_signed("!=", self.b.load(flag, typ=I32),
-                                                   ir.Constant(I32, 0)), likely=False):
+            far = [self.b.icmp_signed(">", self.b.load(at, typ=I64), i64(f64_bits(limit)))
+                   for limit, at in largest.items()]
+            with self.b.if_then(functools.reduce(self.b.or_, far), likely=False):
                 outer_rerun, self.rerun = self.rerun, True
                 with self._kernels(library=True):
                     self._emit_group(group)
@@ -150,15 +155,18 @@ class Emitter(Frame):
             self.library = outer
 
     def watch(self, name: str, x) -> None:
-        """In a fast run: note whether x lies beyond the fast kernel of `name`."""
+        """In a fast run: note whether x lies beyond the fast kernel of `name`, as the largest
+        bit pattern of |x| per limit (NaN's is above every number's; a signed max is 2 vector
+        instructions, where or-ing comparison flags was 5)."""
         limit = vmath.SLOW_PATH.get(name)
         if self.beyond is None or limit is None:
             return
         b = self.b
         x64 = x if x.type == REG["f64"] else b.fpext(x, REG["f64"])
         fabs = self.module.declare_intrinsic("llvm.fabs", [REG["f64"]])
-        far = b.fcmp_unordered("ugt", b.call(fabs, [x64]), ir.Constant(REG["f64"], limit))
-        b.store(b.or_(b.load(self.beyond, typ=I32), b.zext(far, I32)), self.beyond)
+        smax = self.module.declare_intrinsic("llvm.smax", [I64], ir.FunctionType(I64, [I64, I64]))
+        at = self.beyond[limit]
+        b.store(b.call(smax, [b.load(at, typ=I64), b.bitcast(b.call(fabs, [x64]), I64)]), at)
         self.watched += 1
 
     def _emit_group(self, group):

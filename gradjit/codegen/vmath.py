@@ -111,7 +111,7 @@ class K:
     def round_int(self, t):
         """(nearest integer as f64, as i64) of t, |t| < 2^51, without fptosi (vectorizes)."""
         shifted = self.add(t, self.c(MAGIC))
-        n_int = self.b.sub(self.bits(shifted), self.i(_bits(MAGIC)))
+        n_int = self.b.sub(self.bits(shifted), self.i(f64_bits(MAGIC)))
         return self.sub(shifted, self.c(MAGIC)), n_int
 
     def pow2(self, k):
@@ -119,7 +119,7 @@ class K:
         return self.from_bits(self.b.shl(self.b.add(k, self.i(1023)), self.i(52)))
 
 
-def _bits(v: float) -> int:
+def f64_bits(v: float) -> int:
     return struct.unpack("<q", struct.pack("<d", v))[0]
 
 
