@@ -69,6 +69,7 @@ def _run(args) -> dict:
     t0 = time.perf_counter()
     for x in xs:  # warm-up: every shape compiled once
         f(x)
+    rt.wait_optimized()  # (and its optimized code stored in the disk cache)
     report.update(rss_warm_mb=rss_mb(), compiles_warm=jit.STATS["compiles"],
                   loads_warm=jit.STATS["loads"])
     rest = max(args.calls - args.shapes, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 import pytest
@@ -11,6 +12,16 @@ import pytest
 def pytest_configure(config):
     if "GRADJIT_CACHE_DIR" not in os.environ:
         os.environ["GRADJIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="gradjit-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def _optimized_before_the_next_test():
+    """A test's background compiles (runtime/tiers.py) finish before the next test starts, so
+    no test sees another's compile counts or cache writes."""
+    yield
+    tiers = sys.modules.get("gradjit.runtime.tiers")
+    if tiers is not None:
+        tiers.wait()
 
 
 @pytest.fixture(scope="module")

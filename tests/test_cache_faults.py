@@ -55,6 +55,7 @@ def _evil_entry():
     """(header, object code) of EVIL, compiled and stored under its own key."""
     fn = _traced(EVIL)
     rt.compile_function(fn)
+    rt.wait_optimized()  # (the optimized object is what is stored)
     return cache.load(_key(fn))
 
 
@@ -129,6 +130,7 @@ def test_damaged_or_foreign_entries_are_rebuilt_not_executed(kind, cache_dir, mo
     before = jit.STATS["compiles"]
     with caplog.at_level("WARNING", logger="gradjit.runtime"):
         run = rt.compile_function(good)
+        rt.wait_optimized()
     np.testing.assert_array_equal(run([X])[0], GOOD(X))  # not EVIL's code
     assert jit.STATS["compiles"] == before + 1  # detected, so rebuilt
     assert f"ignoring damaged entry {cache._path(key)}" in caplog.text and reason in caplog.text
@@ -144,6 +146,7 @@ def test_entries_record_who_built_them(cache_dir):
 
     fn = _traced(GOOD)
     rt.compile_function(fn)
+    rt.wait_optimized()
     header, _ = cache.load(_key(fn))
     triple, cpu = jit.target_id().split("|")[:2]
     assert header["gradjit"] == g.__version__ and header["triple"] == triple
@@ -191,6 +194,7 @@ def test_an_unwritable_disk_degrades_to_memory_with_one_warning(fault, cache_dir
         mp.setattr(module, name, fake(getattr(module, name)))
         runs = [rt.compile_function(fn) for fn in fns]
         again = [rt.compile_function(fn) for fn in fns]  # cached in memory: no new compile
+        rt.wait_optimized()  # (the optimized objects are stored, or not, in the background)
     ours = [w for w in caught if "gradjit cache" in str(w.message)]
     assert len(ours) == 1, [str(w.message) for w in caught]
     assert issubclass(ours[0].category, RuntimeWarning)

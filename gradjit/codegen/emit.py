@@ -50,6 +50,7 @@ class Lowered:
     fn: Function  # after canonicalization
     plan: Plan
     errors: list[tuple]  # run-time checks (op, problem, loc): entry status k + 1 is errors[k - 1]
+    reassociates: bool  # has floating-point reductions LLVM may reorder (runtime/tiers.py)
 
 
 def symbol(fn: Function) -> str:
@@ -66,7 +67,7 @@ def lower(fn: Function, options: dict | None = None) -> Lowered:
     body = em.emit_body(name + "_body")
     add_entries(module, name, fn, body)
     vmath_lib.finish(module)
-    return Lowered(module, name, fn, plan, em.error_sites)
+    return Lowered(module, name, fn, plan, em.error_sites, em.reassociates)
 
 
 class Cx:
@@ -110,6 +111,7 @@ class Emitter(Frame):
         self.watched = 0  # arguments noted in the current fast run
         self.rerun = False  # emitting a group's exact run: kernels are calls, not copies
         self.library = False  # kernels are calls of the vector-math library (vmath_lib)
+        self.reassociates = False  # set by kernels.combiner for float sums and products
         # (op, problem, user's file:line) of the run-time checks, numbered from 1
         self.error_sites: list[tuple[str, str, str | None]] = []
 

@@ -32,6 +32,9 @@ def combiner(em, name, dtype):
     cx = em.cx(dtype, {})
     op = _COMBINE[name]
 
+    if dtype in ("f32", "f64") and op in ("add", "mul"):
+        em.reassociates = True  # the result's bits depend on LLVM's choices (runtime/tiers.py)
+
     def combine(acc, x):
         if dtype in ("f32", "f64") and op in ("add", "mul"):
             # reassociation lets LLVM vectorize the reduction (partial sums per lane)

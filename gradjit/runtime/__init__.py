@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..ir.core import Function
-from . import blas, cache, jit
+from . import blas, cache, jit, tiers
 from .call import make_runner
 from .support import compiler_hash as _compiler_hash  # (importing it registers the library)
 
@@ -74,14 +74,28 @@ def _load_or_compile(fn: Function, key: str, options):
     hit = cache.load(key)
     if hit is not None:
         header, obj = hit
-    else:
-        # the key in the symbols: objects of different keys share one engine (jit.Engine)
-        low, text = lower_text(fn, dict(options, symbol_suffix="_" + key[:16]))
-        obj = jit.compile_object(text)
-        header = {"symbol": low.name, "ws_size": low.plan.ws_size, "errors": low.errors}
-        cache.store(key, header, obj)
-    return make_runner(jit.Engine(obj, key), header["symbol"], header["ws_size"], fn.in_types,
-                       fn.out_types, [tuple(e) for e in header["errors"]])
+        return _runner(fn, header)(jit.Engine(obj, key), header["symbol"])
+    # the key in the symbols: objects of different keys share one engine (jit.Engine)
+    low, text = lower_text(fn, dict(options, symbol_suffix="_" + key[:16]))
+    header = {"symbol": low.name, "ws_size": low.plan.ws_size, "errors": low.errors}
+    if tiers.eligible(low):
+        return tiers.start(key, text, header, _runner(fn, header))
+    obj = jit.compile_object(text)
+    cache.store(key, header, obj)
+    return _runner(fn, header)(jit.Engine(obj, key), header["symbol"])
+
+
+def _runner(fn: Function, header: dict):
+    """`(engine, symbol) -> runner` for fn's compiled code described by `header`."""
+    errors = [tuple(e) for e in header["errors"]]
+    return lambda engine, symbol: make_runner(engine, symbol, header["ws_size"], fn.in_types,
+                                              fn.out_types, errors)
+
+
+def wait_optimized(timeout: float | None = None) -> bool:
+    """Block until every function compiled so far runs its optimized code (runtime/tiers.py);
+    True when none is pending."""
+    return tiers.wait(timeout)
 
 
 def llvm_backend(fn: Function):

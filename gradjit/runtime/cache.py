@@ -48,9 +48,10 @@ def _untrusted(folder: str) -> str | None:
     return None
 
 
-def _refused(key: str) -> bool:
+def _refused(key: str, root: str | None = None) -> bool:
     """True (with one warning per directory) when the cache directory is not trustworthy."""
-    for folder in (cache_dir(), os.path.dirname(_path(key))):
+    root = root or cache_dir()
+    for folder in (root, os.path.dirname(_path(key, root))):
         reason = _untrusted(folder)
         if reason:
             if folder not in _warned:
@@ -73,8 +74,8 @@ def _identity() -> dict:
     return {"gradjit": gradjit.__version__, "triple": triple, "cpu": cpu}
 
 
-def _path(key: str) -> str:
-    return os.path.join(cache_dir(), key[:2], key + ".o")
+def _path(key: str, root: str | None = None) -> str:
+    return os.path.join(root or cache_dir(), key[:2], key + ".o")
 
 
 def load(key: str) -> tuple[dict, bytes] | None:
@@ -105,15 +106,17 @@ def load(key: str) -> tuple[dict, bytes] | None:
         return None
 
 
-def store(key: str, header: dict, obj: bytes) -> bool:
-    """Atomically write an entry; False (with one warning per directory) when impossible."""
+def store(key: str, header: dict, obj: bytes, root: str | None = None) -> bool:
+    """Atomically write an entry (into `root`, by default the cache directory now); False (with
+    one warning per directory) when impossible."""
+    root = root or cache_dir()
     head = json.dumps(dict(header, key=key, **_identity()), sort_keys=True).encode()
     payload = struct.pack("<I", len(head)) + head + obj
-    path = _path(key)
-    if _refused(key):
+    path = _path(key, root)
+    if _refused(key, root):
         return False
     try:
-        _make_dirs(os.path.dirname(path))
+        _make_dirs(root, os.path.dirname(path))
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -124,7 +127,7 @@ def store(key: str, header: dict, obj: bytes) -> bool:
             raise
         return True
     except OSError as e:
-        where = cache_dir()
+        where = root
         if where not in _warned:
             _warned.add(where)
             warnings.warn(f"gradjit cache: cannot write to {where} ({e.strerror or e}); "
@@ -133,8 +136,7 @@ def store(key: str, header: dict, obj: bytes) -> bool:
         return False
 
 
-def _make_dirs(sub: str) -> None:
-    root = cache_dir()
+def _make_dirs(root: str, sub: str) -> None:
     if not os.path.isdir(root):
         os.makedirs(root, mode=0o700, exist_ok=True)
         os.chmod(root, 0o700)  # makedirs' mode is filtered by the umask

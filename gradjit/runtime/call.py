@@ -138,7 +138,15 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
             _raise(errors, status - 1)
         return outs
 
+    def promote(better, name: str) -> None:
+        """Run `name` in engine `better` from the next call on (runtime/tiers.py): one aligned
+        store of its address; the engines of earlier code stay alive for calls in flight."""
+        run.earlier.append(run.engine)
+        run.engine, run.symbol = better, name
+        desc[0] = better.address(name)
+
     run.engine, run.symbol = engine, symbol  # the engine owns the code: keep it alive
+    run.earlier, run.promote = [], promote
     run.workspace_bytes = ws_size  # public: scratch bytes per call (and thread), for reports
     run.scalar = _scalar_runner(engine, symbol, ws_size, len(in_types), len(out_types), errors)
     return run

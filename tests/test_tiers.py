@@ -1,0 +1,197 @@
+"""The two tiers of compiled code (runtime/tiers.py): a function without reassociating
+reductions first runs quick code, then the optimized code, with the same bits; functions whose
+bits depend on LLVM's choices are compiled once; failures and exits are clean."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import gradjit
+import gradjit.runtime as rt
+from gradjit.ir import interp
+from gradjit.runtime import cache, compile_function, jit, tiers
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 3.0, -20.0, 40.0, 709.0, -745.5, 800.0, 1e300,
+                    -1e300, 5e-324, np.inf, -np.inf, np.nan, 1e8, -3e5, 1e-9])
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADJIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("GRADJIT_TIERS", raising=False)
+    rt._memory.clear()
+    yield
+    rt.wait_optimized()
+    rt._memory.clear()
+
+
+def _inputs(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(scale=3.0, size=n)
+    x[rng.integers(0, n, size=min(n, 40))] = rng.choice(SPECIAL, size=min(n, 40))
+    return x, np.abs(rng.normal(size=n)) + 0.1
+
+
+ELEMENTWISE = {  # reduction-free gradients and functions over the vector-math kernels
+    "grad tanh exp sin cos": lambda: gradjit.grad(
+        lambda x, y: np.sum(np.tanh(x * y) * np.exp(-x) - np.sin(y) * np.cos(x)), argnums=(0, 1)),
+    "grad log1p expm1 sqrt": lambda: gradjit.grad(
+        lambda x, y: np.sum(np.log1p(y * y) * np.expm1(-y) + np.sqrt(y) * x)),
+    "jit erf log pow where": lambda: gradjit.jit(
+        lambda x, y: np.where(x > 0, gradjit.numpy.erf(x) * np.log(y), y ** 1.5 - x / y)),
+    "jit maximum tanh sin": lambda: gradjit.jit(
+        lambda x, y: np.maximum(np.tanh(x), np.sin(x * 3.0)) / (1.0 + y)),
+}
+
+
+@pytest.mark.parametrize("n", [7, 300, 5000])  # library calls; and inlined kernels (two runs)
+@pytest.mark.parametrize("name", list(ELEMENTWISE))
+def test_quick_then_optimized_code_give_the_same_bits(name, n):
+    x, y = _inputs(n, seed=n)
+    fn = ELEMENTWISE[name]().trace(x, y)
+    quick = jit.STATS["quick"]
+    run = compile_function(fn)
+    first = [o.copy() for o in run([x, y])]
+    assert jit.STATS["quick"] == quick + 1 and run.symbol.endswith("q")
+    assert rt.wait_optimized(timeout=120)
+    assert not run.symbol.endswith("q") and run.earlier  # promoted, the quick engine kept
+    again = run([x, y])
+    for a, b in zip(first, again):
+        _same_values(a, b)
+    for a, b in zip(again, interp.run(fn, [x, y])):  # and right (test_codegen_programs' bound)
+        finite = np.abs(b[np.isfinite(b)])
+        atol = 1e-12 * max(1.0, float(finite.max(initial=0.0)))
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=atol, equal_nan=True)
+
+
+def _same_values(a, b):
+    """The same bits, except that a NaN may have another sign or payload: LLVM does not keep
+    those (a NaN from `0 * inf` under a negation may come out either way)."""
+    assert a.dtype == b.dtype and np.array_equal(np.isnan(a), np.isnan(b))
+    keep = ~np.isnan(a)
+    assert np.array_equal(a[keep].view(np.uint8), b[keep].view(np.uint8))
+
+
+def test_the_optimized_object_is_stored_and_loaded_next_time():
+    x, y = _inputs(64, seed=1)
+    fn = ELEMENTWISE["grad tanh exp sin cos"]().trace(x, y)
+    want = compile_function(fn)([x, y])
+    key = rt._key(fn, rt.default_options())
+    rt.wait_optimized()
+    header, obj = cache.load(key)
+    assert header["symbol"].endswith(key[:16])  # the optimized code's symbol, not the quick one
+    rt._memory.clear()
+    compiles, quick = jit.STATS["compiles"], jit.STATS["quick"]
+    run = compile_function(fn)
+    assert (jit.STATS["compiles"], jit.STATS["quick"]) == (compiles, quick)  # from the disk
+    for a, b in zip(run([x, y]), want):
+        _same_values(a, b)
+
+
+def _scan_with_sum(c, xs):
+    return gradjit.scan(lambda c, x: (c + np.sum(x * c), c), c, xs)
+
+
+ONE_TIER = {  # name: (function, arguments): bits that depend on LLVM, or a scalar entry
+    "float sum": (lambda x: x - np.sum(x * x), (np.linspace(-1, 1, 50),)),
+    "sum in a scan body": (_scan_with_sum, (np.ones(3), np.ones((4, 3)))),
+    "scalar function": (lambda a, b: np.sin(a) * b, (0.5, 2.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_TIER))
+def test_functions_whose_bits_depend_on_llvm_compile_once_optimized(name):
+    f, args = ONE_TIER[name]
+    fn = gradjit.jit(f).trace(*args)
+    compiles, quick = jit.STATS["compiles"], jit.STATS["quick"]
+    compile_function(fn)
+    assert jit.STATS["compiles"] == compiles + 1 and jit.STATS["quick"] == quick
+
+
+def test_an_elementwise_function_is_tiered_control():
+    """The control for the table above: the same shapes without the reduction are tiered."""
+    fn = gradjit.jit(lambda x: x - x * x).trace(np.linspace(-1, 1, 50))
+    quick = jit.STATS["quick"]
+    compile_function(fn)
+    assert jit.STATS["quick"] == quick + 1
+
+
+def test_tiers_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("GRADJIT_TIERS", "0")
+    fn = gradjit.jit(lambda x: np.exp(x) * 2.0).trace(np.ones(9))
+    compiles, quick = jit.STATS["compiles"], jit.STATS["quick"]
+    run = compile_function(fn)
+    assert (jit.STATS["compiles"], jit.STATS["quick"]) == (compiles + 1, quick)
+    assert not run.symbol.endswith("q")
+
+
+def test_a_failed_optimization_keeps_the_quick_code(monkeypatch, caplog):
+    def broken(llvm_ir, tm=None):
+        raise gradjit.errors.CodegenError("llvm", "the LLVM optimizer produced invalid IR (test)")
+
+    monkeypatch.setattr(jit, "optimize", broken)
+    x = np.linspace(-2, 2, 33)
+    fn = gradjit.jit(lambda x: np.tanh(x) * 3.0).trace(x)
+    with caplog.at_level(logging.WARNING, logger="gradjit.runtime"):
+        run = compile_function(fn)
+        assert rt.wait_optimized(timeout=120)
+    assert "its quick code stays" in caplog.text and run.symbol.endswith("q")
+    np.testing.assert_allclose(run([x])[0], np.tanh(x) * 3.0, rtol=1e-15)
+    assert cache.load(rt._key(fn, rt.default_options())) is None  # nothing half-built stored
+
+
+def test_calls_in_flight_during_the_promotion_stay_correct():
+    x, y = _inputs(2000, seed=3)
+    fn = ELEMENTWISE["grad log1p expm1 sqrt"]().trace(x, y)
+    run = compile_function(fn)
+    want = [o.copy() for o in run([x, y])]
+    bad, stop = [], threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            got = run([x, y])
+            try:
+                for a, b in zip(got, want):
+                    _same_values(a, b)
+            except AssertionError:
+                bad.append(got)
+
+    threads = [threading.Thread(target=hammer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    rt.wait_optimized(timeout=120)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not bad and not run.symbol.endswith("q")
+
+
+EXIT_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import gradjit
+    f = gradjit.grad(lambda x: np.sum(np.tanh(x) * np.exp(-x)))
+    print(float(f(np.linspace(-1, 1, 11))[3]))
+""")  # exits while the optimized code is being compiled
+
+
+def test_a_process_exiting_during_a_background_compile_exits_cleanly(tmp_path):
+    env = dict(os.environ, GRADJIT_CACHE_DIR=str(tmp_path / "c"), PYTHONPATH=ROOT)
+    env.pop("GRADJIT_TIERS", None)
+    out = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    x = np.linspace(-1, 1, 11)
+    want = (1 - np.tanh(x) ** 2) * np.exp(-x) - np.tanh(x) * np.exp(-x)
+    assert abs(float(out.stdout) - want[3]) < 1e-14
+    entries = [p for p in os.listdir(tmp_path / "c") if len(p) == 2]
+    assert entries  # the optimized object was stored before the interpreter exited
+    assert tiers.enabled()
