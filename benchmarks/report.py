@@ -62,8 +62,10 @@ def summary_lines(data: dict) -> list[str]:
                      f" us, array runner {split['runner'] * 1e6:.2f} us, bare ctypes call of "
                      f"the same kernel {split['ctypes'] * 1e6:.2f} us")
     for c in data.get("compile", []):
-        lines.append(f"compile latency, {c['ops']}-op function{c.get('note', '')}: cold "
-                     f"{c['cold'] * 1e3:.1f} ms, warm (disk cache) "
+        later = f" (optimized code {c['optimized'] * 1e3:.1f} ms later)" \
+            if c.get("optimized", 0) > 1e-4 else ""
+        lines.append(f"compile latency, {c.get('name', c['ops'])} ({c['ops']} instructions): "
+                     f"cold {c['cold'] * 1e3:.1f} ms{later}, warm (disk cache) "
                      f"{c['warm'] * 1e3:.2f} ms")
     return lines
 
@@ -161,9 +163,10 @@ def w7_ratio(data):
 
 
 def compile_ms(kind, limit):
+    """The gradient of the 10-op function: what the issue's target names."""
     def measure(data):
         for c in data.get("compile", []):
-            if c["ops"] == 10:
+            if c.get("name", "").startswith("gradient"):
                 return f"{c[kind] * 1e3:.2f} ms", c[kind] < limit
         return NOT_RUN
     return measure, f"< {limit * 1e3:g} ms"
@@ -183,8 +186,8 @@ TARGETS = [  # (name, (data -> (measured text, met?), goal text)); met None: not
     ("W6b eager MLP vs torch", speedup("W6b ", "torch", 2)),
     ("W7 GMM grad/objective", (w7_ratio, "<= 3")),
     ("W7 GMM grad vs numpy", speedup("W7 GMM grad", "numpy by hand", 1)),
-    ("compile cold, 10 ops", compile_ms("cold", 0.020)),
-    ("compile warm, 10 ops", compile_ms("warm", 0.002)),
+    ("compile cold, 10-op grad", compile_ms("cold", 0.020)),
+    ("compile warm, 10-op grad", compile_ms("warm", 0.002)),
 ]
 
 

@@ -74,8 +74,12 @@ def median_times(impls: dict, budget=0.4, repeats=7) -> dict:
 
 
 def _batch_size(fn, seconds: float) -> int:
-    """Calls of fn (after a warm-up call) that take about `seconds`."""
+    """Calls of fn (after a warm-up call, and gradjit's optimized code) that take about
+    `seconds`."""
+    from gradjit.runtime import wait_optimized
+
     fn()
+    wait_optimized()
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < seconds / 4 or n < 1:
         fn()
@@ -118,33 +122,42 @@ def _f16(x, y, k):  # the earlier benchmark's function: 16 instructions
     return np.sum(np.tanh(x * y + k) * np.exp(-x) - np.sin(y) / (1 + x * x))
 
 
-def compile_latency(f, vary, note="") -> dict:
-    """Cold compile and warm load from the disk cache, in seconds; `vary(k)` gives the k-th
-    (function, args), each with different IR text, hence cache key: every compile is cold."""
-    from gradjit.runtime import _memory, compile_function, jit
+def compile_latency(name, transform, args) -> dict:
+    """Compile latency in seconds, median of 5: `transform()` traced on `args(k)`, the k-th
+    with a different shape, hence IR text and cache key, so every compile is cold. 'cold': until
+    the first runnable code (the quick tier's, runtime/tiers.py, where it applies); 'optimized':
+    how much later the optimized code runs; 'warm': a load from the disk cache."""
+    from gradjit.runtime import _memory, compile_function, jit, wait_optimized
 
     with tempfile.TemporaryDirectory() as d:
         os.environ["GRADJIT_CACHE_DIR"] = d
-        cold, warm = [], []
+        cold, optimized, warm = [], [], []
         for k in range(5):
-            fn = gradjit.jit(f, static_argnums=vary[1]).trace(*vary[0](k))
+            fn = transform().trace(*args(k))
+            wait_optimized()  # an idle compiler
             t = time.perf_counter()
             compile_function(fn)
             cold.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            wait_optimized()
+            optimized.append(time.perf_counter() - t)
             _memory.clear()
-            before = jit.STATS["compiles"]
+            before = jit.STATS["compiles"] + jit.STATS["quick"]
             t = time.perf_counter()
             compile_function(fn)
             warm.append(time.perf_counter() - t)
-            assert jit.STATS["compiles"] == before, "warm load compiled"
+            assert jit.STATS["compiles"] + jit.STATS["quick"] == before, "warm load compiled"
         os.environ.pop("GRADJIT_CACHE_DIR")
-    return {"ops": len(fn.body), "cold": float(np.median(cold)),
-            "warm": float(np.median(warm)), "note": note}
+    return {"name": name, "ops": len(fn.body), "cold": float(np.median(cold)),
+            "optimized": float(np.median(optimized)), "warm": float(np.median(warm))}
 
 
-COMPILE_CASES = [  # (function, (k -> args, static_argnums), note)
-    (_f10, (lambda k: (np.ones(100 + k), np.ones(100 + k)), ()), ""),
-    (_f16, (lambda k: (np.ones(100), np.ones(100), k + 1), (2,)), " (earlier benchmark)"),
+_vectors = lambda k: (np.ones(100 + k), np.ones(100 + k))  # noqa: E731
+COMPILE_CASES = [  # (name, transform, k -> arguments)
+    ("gradient of the 10-op function", lambda: gradjit.grad(_f10, argnums=(0, 1)), _vectors),
+    ("10-op function", lambda: gradjit.jit(_f10), _vectors),
+    ("16-op function (earlier benchmark)", lambda: gradjit.jit(_f16, static_argnums=(2,)),
+     lambda k: (np.ones(100), np.ones(100), k + 1)),
 ]
 
 
@@ -154,6 +167,7 @@ def first_calls(repeats=1) -> dict:
     for name, fn in W.w4_first_call().items():
         samples = []
         for _ in range(repeats):
+            gradjit.runtime.wait_optimized()  # (an idle compiler)
             t = time.perf_counter()
             fn()
             samples.append(time.perf_counter() - t)
@@ -236,7 +250,7 @@ def main(argv=None):
     if selected("W1 per-call", only):
         data["w1_split"] = runner_overhead()
     if selected("compile", only):
-        data["compile"] = [compile_latency(f, vary, note) for f, vary, note in COMPILE_CASES]
+        data["compile"] = [compile_latency(*case) for case in COMPILE_CASES]
     print("\n".join(report.summary_lines(data)), flush=True)
     timed = time.perf_counter() - start
     if not args.no_memory and os.environ.get("GRADJIT_BENCH_MEMORY", "1") != "0":
