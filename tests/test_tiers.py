@@ -1,6 +1,7 @@
-"""The two tiers of compiled code (runtime/tiers.py): a function without reassociating
-reductions first runs quick code, then the optimized code, with the same bits; functions whose
-bits depend on LLVM's choices are compiled once; failures and exits are clean."""
+"""The two tiers of compiled code (runtime/tiers.py): an array function first runs quick code,
+then the optimized code, with the same bits, float sums included (they run in a fixed order of
+lanes, codegen/loops.py, checked here against that order); scalar functions compile once;
+failures and exits are clean."""
 
 from __future__ import annotations
 
@@ -101,25 +102,92 @@ def _scan_with_sum(c, xs):
     return gradjit.scan(lambda c, x: (c + np.sum(x * c), c), c, xs)
 
 
-ONE_TIER = {  # name: (function, arguments): bits that depend on LLVM, or a scalar entry
-    "float sum": (lambda x: x - np.sum(x * x), (np.linspace(-1, 1, 50),)),
-    "sum in a scan body": (_scan_with_sum, (np.ones(3), np.ones((4, 3)))),
-    "scalar function": (lambda a, b: np.sin(a) * b, (0.5, 2.0)),
+def _wide(shape, seed):
+    """Values over 16 decades: any other order of their sum rounds differently."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=shape) * 10.0 ** rng.uniform(-8, 8, size=shape)
+
+
+REDUCTIONS = {  # name: (function, arguments): float sums and products, in lanes
+    "value_and_grad of a sum": (
+        gradjit.value_and_grad(lambda x: np.sum(np.tanh(x) * np.exp(-x * x) + np.log1p(x * x))),
+        (np.linspace(-3, 3, 4099),)),
+    "row logsumexp": (
+        gradjit.jit(lambda x: np.log(np.sum(np.exp(x), axis=1))), (_wide((30, 27), 1) * 1e-8,)),
+    "sum, mean, prod with tails": (
+        gradjit.jit(lambda x: (np.sum(x), np.mean(x * 2.0), np.prod(1.0 + x[:11] * 1e-9))),
+        (_wide(1003, 2),)),
+    "f32 sum over a transposed read": (
+        gradjit.jit(lambda x, y: np.sum(x.T * y)),
+        (_wide((9, 7), 3).astype(np.float32), _wide((7, 9), 4).astype(np.float32))),
+    "sum in a scan body": (gradjit.jit(_scan_with_sum), (np.ones(3), _wide((4, 3), 5))),
 }
 
 
-@pytest.mark.parametrize("name", list(ONE_TIER))
-def test_functions_whose_bits_depend_on_llvm_compile_once_optimized(name):
-    f, args = ONE_TIER[name]
-    fn = gradjit.jit(f).trace(*args)
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_reductions_are_tiered_with_the_same_bits(name):
+    f, args = REDUCTIONS[name]
+    fn = f.trace(*args)
+    quick = jit.STATS["quick"]
+    run = compile_function(fn)
+    arrays = [np.asarray(a) for a in args]
+    first = [np.atleast_1d(o).copy() for o in run(arrays)]
+    assert jit.STATS["quick"] == quick + 1
+    assert rt.wait_optimized(timeout=120) and not run.symbol.endswith("q")
+    for a, b in zip(first, run(arrays)):
+        _same_values(a, np.atleast_1d(b))
+
+
+def _lane_sum(rows) -> float:
+    """codegen/loops.py's order: lane l adds the elements whose last index is l mod 4, row
+    after row, in order; then ((l0 + l1) + l2) + l3. Python floats add as f64 does."""
+    lanes = [0.0] * 4
+    for row in np.atleast_2d(rows):
+        for j, v in enumerate(row.tolist()):
+            lanes[j % 4] += v
+    return ((lanes[0] + lanes[1]) + lanes[2]) + lanes[3]
+
+
+def _in_order(rows) -> float:
+    total = 0.0
+    for v in np.ravel(rows).tolist():
+        total += v
+    return total
+
+
+ORDERS = {  # name: (function, arguments, the expected result from the products)
+    "flat loop (a fused group)": (lambda x, y: np.sum(x * y), lambda x, y: [_lane_sum(x * y)],
+                                  ((1003,), (1003,))),
+    "innermost axis (a group over a transposed read)": (
+        lambda x, y: np.sum(x.T * y), lambda x, y: [_lane_sum(x.T * y)], ((7, 13), (13, 7))),
+    "rows (the reduce kernel)": (lambda x, y: np.sum(x * y, axis=1),
+                                 lambda x, y: [[_lane_sum(r) for r in x * y]], ((5, 10), (5, 10))),
+}
+
+
+@pytest.mark.parametrize("name", list(ORDERS))
+def test_float_sums_run_in_the_documented_lane_order(name):
+    f, want_of, shapes = ORDERS[name]
+    x, y = _wide(shapes[0], 7), _wide(shapes[1], 8)
+    got = gradjit.jit(f)(x, y)
+    want = np.asarray(want_of(x, y)).reshape(np.shape(got))
+    assert np.array_equal(got, want)
+    products = x.T * y if "transposed" in name else x * y
+    sums = list(products) if "rows" in name else [products]  # what each result sums
+    assert any(_lane_sum(p) != _in_order(p) for p in sums)  # the order shows in the data
+
+
+def test_scalar_functions_compile_once_optimized():
+    """Their CPython builtin holds the code's address, so they have one tier."""
+    fn = gradjit.jit(lambda a, b: np.sin(a) * b).trace(0.5, 2.0)
     compiles, quick = jit.STATS["compiles"], jit.STATS["quick"]
     compile_function(fn)
     assert jit.STATS["compiles"] == compiles + 1 and jit.STATS["quick"] == quick
 
 
-def test_an_elementwise_function_is_tiered_control():
-    """The control for the table above: the same shapes without the reduction are tiered."""
-    fn = gradjit.jit(lambda x: x - x * x).trace(np.linspace(-1, 1, 50))
+def test_an_array_function_is_tiered_control():
+    """The control for the test above: the same body on arrays is tiered."""
+    fn = gradjit.jit(lambda a, b: np.sin(a) * b).trace(np.ones(3), np.ones(3))
     quick = jit.STATS["quick"]
     compile_function(fn)
     assert jit.STATS["quick"] == quick + 1

@@ -35,7 +35,6 @@ def region(em, instr: Instr, fn: Function) -> ir.Function:
     child = type(em)(em.module, canon, plan, em.options)
     child.globals, child.error_sites = em.globals, em.error_sites
     f = child.emit_body(em.module.get_unique_name(f"{em.b.function.name}.{fn.name}"))
-    em.reassociates |= child.reassociates
     if not em.options.get("inline_regions", True):
         f.attributes.add("noinline")
     return f

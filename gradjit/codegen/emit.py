@@ -28,8 +28,8 @@ from .exprs import EXPRS, FLAT_SAFE, Flat
 from .frame import Frame
 from .gemm import dot
 from .groups import is_full_reduction, loop_shape
-from .kernels import KERNELS, combiner, identity
-from .loops import linear, loop, nest
+from .kernels import KERNELS, combiner, identity, in_lanes
+from .loops import LANES, lane_loop, lane_total, linear, loop, nest
 from .ltypes import I64, MEM, REG, i64
 from .ltypes import load as load_elem
 from .ltypes import store as store_elem
@@ -50,7 +50,6 @@ class Lowered:
     fn: Function  # after canonicalization
     plan: Plan
     errors: list[tuple]  # run-time checks (op, problem, loc): entry status k + 1 is errors[k - 1]
-    reassociates: bool  # has floating-point reductions LLVM may reorder (runtime/tiers.py)
 
 
 def symbol(fn: Function) -> str:
@@ -67,7 +66,7 @@ def lower(fn: Function, options: dict | None = None) -> Lowered:
     body = em.emit_body(name + "_body")
     add_entries(module, name, fn, body)
     vmath_lib.finish(module)
-    return Lowered(module, name, fn, plan, em.error_sites, em.reassociates)
+    return Lowered(module, name, fn, plan, em.error_sites)
 
 
 class Cx:
@@ -111,7 +110,6 @@ class Emitter(Frame):
         self.watched = 0  # arguments noted in the current fast run
         self.rerun = False  # emitting a group's exact run: kernels are calls, not copies
         self.library = False  # kernels are calls of the vector-math library (vmath_lib)
-        self.reassociates = False  # set by kernels.combiner for float sums and products
         # (op, problem, user's file:line) of the run-time checks, numbered from 1
         self.error_sites: list[tuple[str, str, str | None]] = []
 
@@ -176,22 +174,32 @@ class Emitter(Frame):
             return self.emit_step(group[0])
         shape = loop_shape(group[0])
         flat = len(shape) > 1 and all(self._step_flat(s, shape) for s in group)
-        accs = {s: self._accumulator(s) for s in group if is_full_reduction(s)}
-        if flat:
-            with loop(self.b, int(np.prod(shape)), "g") as i:
-                self._group_body(group, accs, Flat(i), shape)
-        else:
-            with nest(self.b, shape, "g") as idx:
-                self._group_body(group, accs, idx, shape)
-        for step, (acc, _) in accs.items():
+        accs = {s: self._accumulators(s) for s in group if is_full_reduction(s)}
+        body = functools.partial(self._group_body, group, accs, shape=shape)
+        if not any(len(lanes) > 1 for lanes, _ in accs.values()):
+            if flat:
+                with loop(self.b, int(np.prod(shape)), "g") as i:
+                    body(Flat(i), lane=0)
+            else:
+                with nest(self.b, shape, "g") as idx:
+                    body(idx, lane=0)
+        elif flat:  # the flat index in lanes (loops.LANES)
+            lane_loop(self.b, int(np.prod(shape)), "g",
+                      lambda i, lane: body(Flat(i), lane=lane))
+        else:  # the innermost index in lanes (a full reduction's shape is not 0-d)
+            with nest(self.b, shape[:-1], "g") as outer:
+                lane_loop(self.b, shape[-1], "gl", lambda i, lane: body([*outer, i], lane=lane))
+        for step, (lanes, combine) in accs.items():
             v = step.value
-            self.store(v, self.b.load(acc, typ=REG[v.type.dtype]), [], self.bases[v])
+            parts = [self.b.load(acc, typ=REG[v.type.dtype]) for acc in lanes]
+            self.store(v, lane_total(parts, combine), [], self.bases[v])
 
-    def _group_body(self, group, accs, idx, shape):
+    def _group_body(self, group, accs, idx, shape, lane):
         self.memo, self.memo_idx = {}, idx
         for step in group:
             if step in accs:
-                acc, combine = accs[step]
+                lanes, combine = accs[step]
+                acc = lanes[lane % len(lanes)]
                 x = self.value(step.instr.args[0], idx)
                 self.b.store(combine(self.b.load(acc, typ=x.type), x), acc)
                 continue
@@ -204,11 +212,14 @@ class Emitter(Frame):
                 store_elem(self.b, step.value.type.dtype, y, dest, off)
         self.memo, self.memo_idx = {}, None
 
-    def _accumulator(self, step):
+    def _accumulators(self, step):
+        """(the step's accumulators, one per lane for a float sum or product, and its combine)."""
         name, dtype = step.instr.prim.name, step.instr.args[0].type.dtype
-        acc = self.alloca(dtype)
-        self.b.store(identity(name, dtype), acc)
-        return acc, combiner(self, name, dtype)
+        lanes = []
+        for _ in range(LANES if in_lanes(name, dtype) else 1):
+            lanes.append(self.alloca(dtype))
+            self.b.store(identity(name, dtype), lanes[-1])
+        return lanes, combiner(self, name, dtype)
 
     def _step_flat(self, step, shape) -> bool:
         if step.instr is None:

@@ -6,7 +6,7 @@ read through `em.value`, so fused expressions are computed inside these loops. A
 from __future__ import annotations
 
 from .exprs import gather_index
-from .loops import loop, nest
+from .loops import LANES, lane_loop, lane_total, loop, nest
 from .ltypes import REG, const, i64
 from .scalar import cast, lower_scalar
 
@@ -29,37 +29,47 @@ def identity(name: str, dtype: str):
 
 
 def combiner(em, name, dtype):
+    """`(acc, x) -> acc combined with x`, without fast-math flags: float sums and products keep
+    a fixed order by running in lanes (loops.LANES), never by LLVM's reassociation."""
     cx = em.cx(dtype, {})
     op = _COMBINE[name]
+    return lambda acc, x: lower_scalar(cx, op, [acc, x])
 
-    if dtype in ("f32", "f64") and op in ("add", "mul"):
-        em.reassociates = True  # the result's bits depend on LLVM's choices (runtime/tiers.py)
 
-    def combine(acc, x):
-        if dtype in ("f32", "f64") and op in ("add", "mul"):
-            # reassociation lets LLVM vectorize the reduction (partial sums per lane)
-            fn = em.b.fadd if op == "add" else em.b.fmul
-            return fn(acc, x, flags=("reassoc",))
-        return lower_scalar(cx, op, [acc, x])
-    return combine
+def in_lanes(name: str, dtype: str) -> bool:
+    """Does this reduction accumulate in lanes? Float sums and products: their rounding
+    depends on the order (integer ones, maxima and minima do not)."""
+    return dtype in ("f32", "f64") and _COMBINE[name] in ("add", "mul")
 
 
 def reduce(em, instr, dest):
-    """Reduced axes innermost with a register accumulator when the last axis is reduced;
-    otherwise accumulate into dest in the operand's row-major order (contiguous inner loop)."""
+    """Reduced axes innermost with register accumulators when the last axis is reduced (the
+    innermost reduced loop in lanes for float sums and products); otherwise accumulate into
+    dest in the operand's row-major order (contiguous inner loop)."""
     x, axes, name = instr.args[0], instr.params["axes"], instr.prim.name
     shape, dtype, b = x.type.shape, x.type.dtype, em.b
     kept = [k for k in range(len(shape)) if k not in axes]
     out_shape = instr.out.type.shape
     combine, ident = combiner(em, name, dtype), identity(name, dtype)
     if shape and (len(shape) - 1) in axes:
-        acc = em.alloca(dtype)
+        lanes = LANES if in_lanes(name, dtype) else 1
+        accs = [em.alloca(dtype) for _ in range(lanes)]
+        sizes = [shape[a] for a in axes]
         with nest(b, out_shape, "r") as out_idx:
-            b.store(ident, acc)
-            with nest(b, [shape[a] for a in axes], "k") as red_idx:
-                full = _merge(len(shape), kept, out_idx, axes, red_idx)
-                b.store(combine(b.load(acc, typ=REG[dtype]), em.value(x, full)), acc)
-            em.store(instr.out, b.load(acc, typ=REG[dtype]), out_idx, base=dest)
+            for acc in accs:
+                b.store(ident, acc)
+            with nest(b, sizes[:-1], "k") as outer_idx:
+                def add(i, lane):
+                    full = _merge(len(shape), kept, out_idx, axes, [*outer_idx, i])
+                    acc = accs[lane % lanes]
+                    b.store(combine(b.load(acc, typ=REG[dtype]), em.value(x, full)), acc)
+                if lanes > 1:
+                    lane_loop(b, sizes[-1], "kl", add)
+                else:
+                    with loop(b, sizes[-1], "k") as i:
+                        add(i, 0)
+            total = lane_total([b.load(acc, typ=REG[dtype]) for acc in accs], combine)
+            em.store(instr.out, total, out_idx, base=dest)
         return
     with nest(b, out_shape, "z") as out_idx:
         em.store(instr.out, ident, out_idx, base=dest)

@@ -7,12 +7,11 @@ function with one loop the LLVM part takes ~4 ms instead of ~16, so a new gradie
 runnable in about a third of the time; its code is not vectorized and runs 2-6x slower
 until the optimized code takes over, ~20 ms later.
 
-Both tiers compute the same bits: LLVM's optimizations do not change floating-point results
-of IR without fast-math flags. The one flag gradjit emits is `reassoc` on reduction
-accumulators (it lets the vectorizer keep partial sums per lane, in an order of its choosing),
-so a function with a floating-point reduction is compiled once, at O3, as are functions with
-a scalar entry (their CPython builtin holds its code's address). `GRADJIT_TIERS=0` turns the
-quick tier off.
+Both tiers compute the same bits (a NaN's sign aside): LLVM's optimizations do not change
+floating-point results of IR without fast-math flags, and gradjit's IR has none. Its float sums
+and products run in a fixed order of lanes (codegen/loops.py, LANES), not by the vectorizer's
+reassociation. Functions with a scalar entry compile once, at O3: their CPython builtin holds
+its code's address. `GRADJIT_TIERS=0` turns the quick tier off.
 
 The worker is a non-daemon thread that exits when it has nothing to do, so the interpreter
 waits for a compile in flight before it exits, and forks wait for it too (a child must not
@@ -44,7 +43,7 @@ def eligible(low) -> bool:
     """May this lowered function start on quick code? (see the module docstring)"""
     from ..codegen.entry import is_scalar
 
-    return enabled() and not low.reassociates and not is_scalar(low.fn) and numpy_layout_ok()
+    return enabled() and not is_scalar(low.fn) and numpy_layout_ok()
 
 
 def start(key: str, text: str, header: dict, make_runner):
