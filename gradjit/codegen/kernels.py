@@ -66,8 +66,8 @@ def reduce(em, instr, dest):
                 if lanes > 1:
                     lane_loop(b, sizes[-1], "kl", add)
                 else:
-                    with loop(b, sizes[-1], "k") as i:
-                        add(i, 0)
+                    with nest(b, sizes[-1:], "k") as inner:
+                        add(inner[0], 0)
             total = lane_total([b.load(acc, typ=REG[dtype]) for acc in accs], combine)
             em.store(instr.out, total, out_idx, base=dest)
         return

@@ -141,9 +141,10 @@ def make_runner(engine, symbol: str, ws_size: int, in_types, out_types, errors=(
     def promote(better, name: str) -> None:
         """Run `name` in engine `better` from the next call on (runtime/tiers.py): one aligned
         store of its address; the engines of earlier code stay alive for calls in flight."""
+        address = better.address(name)
         run.earlier.append(run.engine)
         run.engine, run.symbol = better, name
-        desc[0] = better.address(name)
+        desc[0] = address
 
     run.engine, run.symbol = engine, symbol  # the engine owns the code: keep it alive
     run.earlier, run.promote = [], promote
