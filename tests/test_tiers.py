@@ -206,9 +206,12 @@ def test_a_failed_optimization_keeps_the_quick_code(monkeypatch, caplog):
     def broken(llvm_ir, tm=None):
         raise gradjit.errors.CodegenError("llvm", "the LLVM optimizer produced invalid IR (test)")
 
+    f = lambda x: np.tanh(x) * 3.0  # noqa: E731
+    gradjit.jit(f)(np.ones(2))  # (the library's tanh, compiled before the optimizer breaks)
+    rt.wait_optimized()
     monkeypatch.setattr(jit, "optimize", broken)
     x = np.linspace(-2, 2, 33)
-    fn = gradjit.jit(lambda x: np.tanh(x) * 3.0).trace(x)
+    fn = gradjit.jit(f).trace(x)
     with caplog.at_level(logging.WARNING, logger="gradjit.runtime"):
         run = compile_function(fn)
         assert rt.wait_optimized(timeout=120)
