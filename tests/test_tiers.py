@@ -17,6 +17,7 @@ import pytest
 
 import gradjit
 import gradjit.runtime as rt
+from gradjit.codegen.loops import LANES
 from gradjit.ir import interp
 from gradjit.runtime import cache, compile_function, jit, tiers
 
@@ -138,14 +139,17 @@ def test_reductions_are_tiered_with_the_same_bits(name):
         _same_values(a, np.atleast_1d(b))
 
 
-def _lane_sum(rows) -> float:
-    """codegen/loops.py's order: lane l adds the elements whose last index is l mod 4, row
-    after row, in order; then ((l0 + l1) + l2) + l3. Python floats add as f64 does."""
-    lanes = [0.0] * 4
+def _lane_sum(rows, lanes: int) -> float:
+    """codegen/loops.py's order: lane l adds the elements whose last index is l mod `lanes`,
+    row after row, in order; then the lanes, in order. Python floats add as f64 does."""
+    parts = [0.0] * lanes
     for row in np.atleast_2d(rows):
         for j, v in enumerate(row.tolist()):
-            lanes[j % 4] += v
-    return ((lanes[0] + lanes[1]) + lanes[2]) + lanes[3]
+            parts[j % lanes] += v
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def _in_order(rows) -> float:
@@ -155,26 +159,42 @@ def _in_order(rows) -> float:
     return total
 
 
-ORDERS = {  # name: (function, arguments, the expected result from the products)
-    "flat loop (a fused group)": (lambda x, y: np.sum(x * y), lambda x, y: [_lane_sum(x * y)],
+LIGHT, HEAVY = LANES
+_heavy = lambda x, y: np.sin(x * 1e-9) * np.cos(y * 1e-9) * np.exp(x * 1e-9) * y  # noqa: E731
+ORDERS = {  # name: (function, its terms, lanes, shapes)
+    "flat loop (a fused group)": (lambda x, y: np.sum(x * y), lambda x, y: x * y, LIGHT,
                                   ((1003,), (1003,))),
     "innermost axis (a group over a transposed read)": (
-        lambda x, y: np.sum(x.T * y), lambda x, y: [_lane_sum(x.T * y)], ((7, 13), (13, 7))),
-    "rows (the reduce kernel)": (lambda x, y: np.sum(x * y, axis=1),
-                                 lambda x, y: [[_lane_sum(r) for r in x * y]], ((5, 10), (5, 10))),
+        lambda x, y: np.sum(x.T * y), lambda x, y: x.T * y, LIGHT, ((70, 3), (3, 70))),
+    "rows (the reduce kernel)": (lambda x, y: np.sum(x * y, axis=1), lambda x, y: x * y, LIGHT,
+                                 ((5, 70), (5, 70))),
+    "short rows": (lambda x, y: np.sum(x * y, axis=1), lambda x, y: x * y, HEAVY,
+                   ((5, 21), (5, 21))),
+    "flat loop, heavy body": (lambda x, y: np.sum(_heavy(x, y)), gradjit.jit(_heavy), HEAVY,
+                              ((1003,), (1003,))),
+    "rows, heavy body": (lambda x, y: np.sum(_heavy(x, y), axis=1), gradjit.jit(_heavy), HEAVY,
+                         ((5, 70), (5, 70))),
 }
 
 
 @pytest.mark.parametrize("name", list(ORDERS))
 def test_float_sums_run_in_the_documented_lane_order(name):
-    f, want_of, shapes = ORDERS[name]
-    x, y = _wide(shapes[0], 7), _wide(shapes[1], 8)
-    got = gradjit.jit(f)(x, y)
-    want = np.asarray(want_of(x, y)).reshape(np.shape(got))
-    assert np.array_equal(got, want)
-    products = x.T * y if "transposed" in name else x * y
-    sums = list(products) if "rows" in name else [products]  # what each result sums
-    assert any(_lane_sum(p) != _in_order(p) for p in sums)  # the order shows in the data
+    """Light loop bodies over 64 elements or more sum in 8 lanes; heavy ones (several
+    vector-math kernels) and short loops in 4. The heavy terms come from gradjit itself (its
+    kernels, not numpy's, give their bits)."""
+    f, terms_of, lanes, shapes = ORDERS[name]
+    other = LIGHT + HEAVY - lanes
+    for seed in range(0, 200, 2):  # data on which the in-order sum and the other lanes differ
+        x, y = _wide(shapes[0], seed), _wide(shapes[1], seed + 1)
+        terms = np.asarray(terms_of(x, y))
+        sums = list(terms) if "rows" in name else [terms]  # what each result sums
+        want = [_lane_sum(t, lanes) for t in sums]
+        if want != [_in_order(t) for t in sums] and want != [_lane_sum(t, other) for t in sums]:
+            break
+    else:
+        pytest.fail("no data tells the orders apart")
+    got = np.asarray(gradjit.jit(f)(x, y))
+    assert np.array_equal(got, np.array(want).reshape(got.shape))
 
 
 def test_scalar_functions_compile_once_optimized():

@@ -29,7 +29,7 @@ from .frame import Frame
 from .gemm import dot
 from .groups import is_full_reduction, loop_shape
 from .kernels import KERNELS, combiner, identity, in_lanes
-from .loops import LANES, lane_loop, lane_total, linear, loop, nest
+from .loops import HEAVY_OPS, lane_loop, lane_total, lanes_for, linear, loop, nest
 from .ltypes import I64, MEM, REG, i64
 from .ltypes import load as load_elem
 from .ltypes import store as store_elem
@@ -174,25 +174,28 @@ class Emitter(Frame):
             return self.emit_step(group[0])
         shape = loop_shape(group[0])
         flat = len(shape) > 1 and all(self._step_flat(s, shape) for s in group)
-        accs = {s: self._accumulators(s) for s in group if is_full_reduction(s)}
+        lanes = lanes_for(self.weight([s.instr for s in group if s.instr is not None]),
+                          int(np.prod(shape if flat else shape[-1:])))
+        accs = {s: self._accumulators(s, lanes) for s in group if is_full_reduction(s)}
         body = functools.partial(self._group_body, group, accs, shape=shape)
-        if not any(len(lanes) > 1 for lanes, _ in accs.values()):
+        if not any(len(parts) > 1 for parts, _ in accs.values()):
             if flat:
                 with loop(self.b, int(np.prod(shape)), "g") as i:
                     body(Flat(i), lane=0)
             else:
                 with nest(self.b, shape, "g") as idx:
                     body(idx, lane=0)
-        elif flat:  # the flat index in lanes (loops.LANES)
-            lane_loop(self.b, int(np.prod(shape)), "g",
+        elif flat:  # the flat index in lanes (loops.lane_loop)
+            lane_loop(self.b, int(np.prod(shape)), lanes, "g",
                       lambda i, lane: body(Flat(i), lane=lane))
         else:  # the innermost index in lanes (a full reduction's shape is not 0-d)
             with nest(self.b, shape[:-1], "g") as outer:
-                lane_loop(self.b, shape[-1], "gl", lambda i, lane: body([*outer, i], lane=lane))
-        for step, (lanes, combine) in accs.items():
+                lane_loop(self.b, shape[-1], lanes, "gl",
+                          lambda i, lane: body([*outer, i], lane=lane))
+        for step, (parts, combine) in accs.items():
             v = step.value
-            parts = [self.b.load(acc, typ=REG[v.type.dtype]) for acc in lanes]
-            self.store(v, lane_total(parts, combine), [], self.bases[v])
+            loaded = [self.b.load(acc, typ=REG[v.type.dtype]) for acc in parts]
+            self.store(v, lane_total(loaded, combine), [], self.bases[v])
 
     def _group_body(self, group, accs, idx, shape, lane):
         self.memo, self.memo_idx = {}, idx
@@ -212,14 +215,30 @@ class Emitter(Frame):
                 store_elem(self.b, step.value.type.dtype, y, dest, off)
         self.memo, self.memo_idx = {}, None
 
-    def _accumulators(self, step):
+    def _accumulators(self, step, lanes: int):
         """(the step's accumulators, one per lane for a float sum or product, and its combine)."""
         name, dtype = step.instr.prim.name, step.instr.args[0].type.dtype
-        lanes = []
-        for _ in range(LANES if in_lanes(name, dtype) else 1):
-            lanes.append(self.alloca(dtype))
-            self.b.store(identity(name, dtype), lanes[-1])
-        return lanes, combiner(self, name, dtype)
+        parts = []
+        for _ in range(lanes if in_lanes(name, dtype) else 1):
+            parts.append(self.alloca(dtype))
+            self.b.store(identity(name, dtype), parts[-1])
+        return parts, combiner(self, name, dtype)
+
+    def weight(self, instrs) -> int:
+        """What one element of these instructions costs inside their loop, in operations (a
+        vector-math kernel counts HEAVY_OPS; values read from buffers cost nothing):
+        loops.lanes_for decides a reduction's lanes by it."""
+        todo = [a for instr in instrs for a in instr.args]
+        seen, total = set(), sum(_cost(instr) for instr in instrs)
+        while todo:
+            v = todo.pop()
+            instr = self.producers.get(v)
+            if v in seen or v in self.plan.slots or instr is None:
+                continue
+            seen.add(v)
+            total += _cost(instr)
+            todo.extend(instr.args)
+        return total
 
     def _step_flat(self, step, shape) -> bool:
         if step.instr is None:
@@ -328,6 +347,10 @@ class Emitter(Frame):
             g.initializer = ir.Constant(arr, items)
             self.globals[v] = g
         return self.globals[v]
+
+
+def _cost(instr) -> int:
+    return HEAVY_OPS if instr.prim.name in vmath.KERNELS else 1
 
 
 def _loop_size(step) -> int:

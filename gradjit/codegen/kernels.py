@@ -6,7 +6,7 @@ read through `em.value`, so fused expressions are computed inside these loops. A
 from __future__ import annotations
 
 from .exprs import gather_index
-from .loops import LANES, lane_loop, lane_total, loop, nest
+from .loops import lane_loop, lane_total, lanes_for, loop, nest
 from .ltypes import REG, const, i64
 from .scalar import cast, lower_scalar
 
@@ -30,7 +30,7 @@ def identity(name: str, dtype: str):
 
 def combiner(em, name, dtype):
     """`(acc, x) -> acc combined with x`, without fast-math flags: float sums and products keep
-    a fixed order by running in lanes (loops.LANES), never by LLVM's reassociation."""
+    a fixed order by running in lanes (loops.lane_loop), never by LLVM's reassociation."""
     cx = em.cx(dtype, {})
     op = _COMBINE[name]
     return lambda acc, x: lower_scalar(cx, op, [acc, x])
@@ -52,9 +52,9 @@ def reduce(em, instr, dest):
     out_shape = instr.out.type.shape
     combine, ident = combiner(em, name, dtype), identity(name, dtype)
     if shape and (len(shape) - 1) in axes:
-        lanes = LANES if in_lanes(name, dtype) else 1
-        accs = [em.alloca(dtype) for _ in range(lanes)]
         sizes = [shape[a] for a in axes]
+        lanes = lanes_for(em.weight([instr]), sizes[-1]) if in_lanes(name, dtype) else 1
+        accs = [em.alloca(dtype) for _ in range(lanes)]
         with nest(b, out_shape, "r") as out_idx:
             for acc in accs:
                 b.store(ident, acc)
@@ -64,7 +64,7 @@ def reduce(em, instr, dest):
                     acc = accs[lane % lanes]
                     b.store(combine(b.load(acc, typ=REG[dtype]), em.value(x, full)), acc)
                 if lanes > 1:
-                    lane_loop(b, sizes[-1], "kl", add)
+                    lane_loop(b, sizes[-1], lanes, "kl", add)
                 else:
                     with nest(b, sizes[-1:], "k") as inner:
                         add(inner[0], 0)

@@ -79,26 +79,37 @@ def loop(b: ir.IRBuilder, n, name: str = "i"):
 
 # Floating-point sums and products are computed in one fixed order, the same whatever LLVM
 # makes of the loop (so a function's quick and optimized code agree, runtime/tiers.py, and so do
-# machines of different vector widths). Lane l accumulates the elements whose index along the
-# loop is l mod LANES, in order, and the lanes are combined in order at the end. The loop runs
-# over blocks of LANES elements with the lanes written out, which LLVM's SLP vectorizer turns
-# into one vector operation per block: the same vector loop as a reassociating reduction gives
-# (measured on the benchmarks). A pairwise combination of the lanes made SLP use two 2-lane
-# vectors instead.
-LANES = 4
+# machines of different vector widths). With L lanes, lane l accumulates the elements whose
+# index along the loop is l mod L, in order, and the lanes are combined in order at the end.
+# The loop runs over blocks of L elements with the lanes written out, which LLVM's SLP
+# vectorizer turns into vector operations per block: the same vector loop as a reassociating
+# reduction gives (measured on the benchmarks). A pairwise combination of the lanes made SLP
+# use two 2-lane vectors instead. L is 8 for a light loop body over 64 elements or more (two
+# vector accumulators on AVX2, one on AVX-512: in-cache sums ran ~1.4x faster than with 4), and
+# 4 for a heavy body, which is compute bound anyway and would be written out 8 times (compile
+# time), and for shorter loops (8 lanes over W7's rows of 10 made its gradient 40% slower).
+LANES = (8, 4)  # (light, heavy)
+LIGHT_WEIGHT = 16  # loops.weight of a light body: one vector-math kernel and a few operations
+HEAVY_OPS = 10  # the weight of a vector-math kernel (exp, tanh, ...) against 1 for an add
 
 
-def lane_loop(b: ir.IRBuilder, n: int, name: str, body) -> None:
-    """`body(i, lane)` for i in range(n), lane = i % LANES, in blocks: a loop over the n // LANES
-    whole blocks with the lanes written out, then the n % LANES last elements."""
-    blocks = n // LANES
+def lanes_for(weight: int, n: int) -> int:
+    """The lanes of a reduction over n elements along its loop (8 only for light bodies over
+    8 blocks or more)."""
+    return LANES[0] if weight <= LIGHT_WEIGHT and n >= 8 * LANES[0] else LANES[1]
+
+
+def lane_loop(b: ir.IRBuilder, n: int, lanes: int, name: str, body) -> None:
+    """`body(i, lane)` for i in range(n), lane = i % lanes, in blocks: a loop over the
+    n // lanes whole blocks with the lanes written out, then the n % lanes last elements."""
+    blocks = n // lanes
     if blocks:
         with loop(b, blocks, name) as j:
-            first = b.mul(j, i64(LANES), flags=("nsw", "nuw"))
-            for lane in range(LANES):
+            first = b.mul(j, i64(lanes), flags=("nsw", "nuw"))
+            for lane in range(lanes):
                 body(b.add(first, i64(lane), flags=("nsw", "nuw")) if lane else first, lane)
-    for lane in range(n % LANES):
-        body(i64(blocks * LANES + lane), lane)
+    for lane in range(n % lanes):
+        body(i64(blocks * lanes + lane), lane)
 
 
 def lane_total(lanes, combine):
