@@ -174,9 +174,11 @@ class Emitter(Frame):
             return self.emit_step(group[0])
         shape = loop_shape(group[0])
         flat = len(shape) > 1 and all(self._step_flat(s, shape) for s in group)
+        sums = [s for s in group if is_full_reduction(s) and in_lanes(*_reduction(s))]
         lanes = lanes_for(self.weight([s.instr for s in group if s.instr is not None]),
-                          int(np.prod(shape if flat else shape[-1:])))
-        accs = {s: self._accumulators(s, lanes) for s in group if is_full_reduction(s)}
+                          int(np.prod(shape if flat else shape[-1:]))) if sums else 1
+        accs = {s: self._accumulators(s, lanes if s in sums else 1)
+                for s in group if is_full_reduction(s)}
         body = functools.partial(self._group_body, group, accs, shape=shape)
         if not any(len(parts) > 1 for parts, _ in accs.values()):
             if flat:
@@ -216,10 +218,10 @@ class Emitter(Frame):
         self.memo, self.memo_idx = {}, None
 
     def _accumulators(self, step, lanes: int):
-        """(the step's accumulators, one per lane for a float sum or product, and its combine)."""
-        name, dtype = step.instr.prim.name, step.instr.args[0].type.dtype
+        """(the step's accumulators, one per lane, and its combine)."""
+        name, dtype = _reduction(step)
         parts = []
-        for _ in range(lanes if in_lanes(name, dtype) else 1):
+        for _ in range(lanes):
             parts.append(self.alloca(dtype))
             self.b.store(identity(name, dtype), parts[-1])
         return parts, combiner(self, name, dtype)
@@ -347,6 +349,11 @@ class Emitter(Frame):
             g.initializer = ir.Constant(arr, items)
             self.globals[v] = g
         return self.globals[v]
+
+
+def _reduction(step) -> tuple[str, str]:
+    """(primitive, operand dtype) of a reduction step."""
+    return step.instr.prim.name, step.instr.args[0].type.dtype
 
 
 def _cost(instr) -> int:

@@ -89,13 +89,12 @@ def loop(b: ir.IRBuilder, n, name: str = "i"):
 # 4 for a heavy body, which is compute bound anyway and would be written out 8 times (compile
 # time), and for shorter loops (8 lanes over W7's rows of 10 made its gradient 40% slower).
 LANES = (8, 4)  # (light, heavy)
-LIGHT_WEIGHT = 16  # loops.weight of a light body: one vector-math kernel and a few operations
+LIGHT_WEIGHT = 16  # Emitter.weight of a light body: one vector-math kernel and a few ops
 HEAVY_OPS = 10  # the weight of a vector-math kernel (exp, tanh, ...) against 1 for an add
 
 
 def lanes_for(weight: int, n: int) -> int:
-    """The lanes of a reduction over n elements along its loop (8 only for light bodies over
-    8 blocks or more)."""
+    """The lanes of a reduction over n elements along its loop whose body weighs `weight`."""
     return LANES[0] if weight <= LIGHT_WEIGHT and n >= 8 * LANES[0] else LANES[1]
 
 

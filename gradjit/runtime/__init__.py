@@ -76,10 +76,11 @@ def _load_or_compile(fn: Function, key: str, options):
         header, obj = hit
         return _runner(fn, header)(jit.Engine(obj, key), header["symbol"])
     # the key in the symbols: objects of different keys share one engine (jit.Engine)
-    low, text = lower_text(fn, dict(options, symbol_suffix="_" + key[:16]))
+    suffix = "_" + key[:16]
+    low, text = lower_text(fn, dict(options, symbol_suffix=suffix))
     header = {"symbol": low.name, "ws_size": low.plan.ws_size, "errors": low.errors}
     if tiers.eligible(low):
-        return tiers.start(key, text, header, _runner(fn, header))
+        return tiers.start(key, text, suffix, header, _runner(fn, header))
     obj = jit.compile_object(text)
     cache.store(key, header, obj)
     return _runner(fn, header)(jit.Engine(obj, key), header["symbol"])

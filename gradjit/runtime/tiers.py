@@ -46,10 +46,10 @@ def eligible(low) -> bool:
     return enabled() and not is_scalar(low.fn) and numpy_layout_ok()
 
 
-def start(key: str, text: str, header: dict, make_runner):
+def start(key: str, text: str, suffix: str, header: dict, make_runner):
     """A runner on the quick tier's code now; the optimized object is compiled, stored under
-    `key` and swapped in by the worker. `make_runner(engine, symbol)` builds a runner."""
-    suffix = "_" + key[:16]  # the quick object's symbols differ (they share engines)
+    `key` and swapped in by the worker. `suffix` ends the text's symbols (the quick object's
+    get a "q" more: objects share engines); `make_runner(engine, symbol)` builds a runner."""
     quick = jit.compile_object(text.replace(suffix, suffix + "q"), stat="quick", quick=True)
     run = make_runner(jit.Engine(quick, key + "q"), header["symbol"] + "q")
     root = cache.cache_dir()  # (the directory in effect now, whatever it is when stored)
