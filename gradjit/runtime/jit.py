@@ -119,8 +119,8 @@ def quick_target_machine():
 def _quick_passes(mod, tm):
     """The quick tier's passes: promote the accumulators to registers and fold the obvious.
     None changes a floating-point result (gradjit's IR has no fast-math flags), so this code
-    gives the optimized tier's bits. For one loop with five
-    library calls: ~1 ms of passes and ~2.5 ms of machine code, where O3 takes ~9 and ~7."""
+    gives the optimized tier's bits. For one loop with five library calls: ~1 ms of passes and
+    ~2.5 ms of machine code, where O3 takes ~9 and ~7."""
     pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=0))
     mpm = llvm.create_new_module_pass_manager()
     mpm.add_sroa_pass()

@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 
+from ..codegen.entry import is_scalar
 from . import cache, jit
 from .call import numpy_layout_ok
 
@@ -41,8 +42,6 @@ def enabled() -> bool:
 
 def eligible(low) -> bool:
     """May this lowered function start on quick code? (see the module docstring)"""
-    from ..codegen.entry import is_scalar
-
     return enabled() and not is_scalar(low.fn) and numpy_layout_ok()
 
 
