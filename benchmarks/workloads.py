@@ -90,7 +90,7 @@ def w2():
         tx = torch.tensor(x)
 
         def torch_grad():
-            v = tx.clone().requires_grad_(True)
+            v = tx.detach().requires_grad_(True)
             (torch.tanh(v) * torch.exp(-v * v) + torch.log1p(v * v)).sum().backward()
             return v.grad
         impls["torch"] = torch_grad
@@ -143,7 +143,7 @@ def w3():
         targs = [torch.tensor(a) for a in args]
 
         def torch_grad():
-            ps = [t.clone().requires_grad_(True) for t in targs[:4]]
+            ps = [t.detach().requires_grad_(True) for t in targs[:4]]
             z = torch.tanh(targs[4] @ ps[0] + ps[1]) @ ps[2] + ps[3]
             loss = -(torch.log_softmax(z, dim=1) * targs[5]).sum(1).mean()
             return torch.autograd.grad(loss, ps)
@@ -195,7 +195,7 @@ def w4():
         targs = [torch.tensor(a) for a in args]
 
         def torch_grad():
-            ps = [t.clone().requires_grad_(True) for t in targs[:3]]
+            ps = [t.detach().requires_grad_(True) for t in targs[:3]]
             h = torch.zeros(HIDDEN, dtype=torch.float64)
             for t in range(STEPS):
                 h = torch.tanh(ps[0] @ h + ps[1] @ targs[3][t] + ps[2])

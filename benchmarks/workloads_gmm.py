@@ -134,7 +134,7 @@ def _impls(grad: bool):
         targs = [torch.tensor(a) for a in args]
 
         def torch_grad():
-            ps = [t.clone().requires_grad_(True) for t in targs[:3]]
+            ps = [t.detach().requires_grad_(True) for t in targs[:3]]
             return torch.autograd.grad(_torch_objective(*ps, targs[3]), ps)
 
         def torch_objective():
