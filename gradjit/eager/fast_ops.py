@@ -199,12 +199,19 @@ def fill_numpy(target: Tensor, value) -> bool:
 
 # ---- numpy functions equal to array-API ones on float arrays --------------------------------
 
+def relu_np(x):
+    """`A.relu`, as `where(x <= 0, 0, x)` computes it (NaN stays, -0.0 becomes +0.0), in two
+    passes of numpy's fast loops (np.where with a scalar took 2.5x as long: W6b's relu)."""
+    out = np.maximum(x, x.dtype.type(0), out=np.empty_like(x))
+    return np.add(out, x.dtype.type(0), out=out)  # max(-0.0, 0) may be -0.0: + 0 makes it +0.0
+
+
 # array-API functions and the numpy functions that compute them on same-dtype float arrays
 NUMPY = {A.add: np.add, A.subtract: np.subtract, A.multiply: np.multiply,
          A.divide: np.true_divide, A.maximum: np.maximum, A.minimum: np.minimum,
          A.exp: np.exp, A.log: np.log, A.sqrt: np.sqrt, A.sin: np.sin, A.cos: np.cos,
          A.tanh: np.tanh, A.negative: np.negative, A.absolute: np.absolute,
-         A.relu: lambda x: np.where(x <= 0, x.dtype.type(0), x)}  # relu(-0.0) = +0.0, NaN
+         A.relu: relu_np}
 
 
 def int_pow_np(x, n):
