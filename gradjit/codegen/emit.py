@@ -158,7 +158,7 @@ class Emitter(Frame):
         """In a fast run: note whether x lies beyond the fast kernel of `name`, as the largest
         bit pattern of |x| per limit (NaN's is above every number's; a signed max is 2 vector
         instructions, where or-ing comparison flags was 5)."""
-        limit = vmath.SLOW_PATH.get(name)
+        limit = vmath.slow_limit(name, "f64" if x.type == REG["f64"] else "f32")
         if self.beyond is None or limit is None:
             return
         b = self.b

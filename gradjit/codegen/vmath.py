@@ -3,13 +3,14 @@
 With no vector math library reachable from llvmlite, `llvm.exp.v8f64` would become eight scalar
 libm calls. These kernels are straight-line f64 code (range reduction, polynomial, bit tricks,
 selects for special values), marked alwaysinline, so the loop vectorizer widens them like any
-arithmetic. f32 runs the f64 kernel and rounds once. sin/cos are fast only for |x| <= 1e5 and
-exp for |x| <= 708 (beyond, and NaN for exp: libm; SLOW_PATH): a big loop computing them runs
-first with the fast kernels (no call: it vectorizes) while noting whether any lane was beyond;
-only then it runs again with the exact ones, which call libm per lane (Emitter.emit_group; a
-predicated call kept loops scalar, 5x slower). Small loops call the library's exact kernels
-(vmath_lib). Polynomials are fdlibm's, except the fast exp's (EXP_Q); the measured ulp bounds
-are asserted in tests/test_codegen_vmath.py.
+arithmetic. f32 runs vmath32's f32 kernel (exp, log, tanh) or the f64 kernel, rounded once.
+sin/cos are fast only for |x| <= 1e5 and exp for |x| <= 708 (beyond, and NaN for exp: libm;
+SLOW_PATH): a big loop computing them runs first with the fast kernels (no call: it
+vectorizes) while noting whether any lane was beyond; only then it runs again with the exact
+ones, which call libm per lane (Emitter.emit_group; a predicated call kept loops scalar, 5x
+slower). Small loops call the library's exact kernels (vmath_lib). Polynomials are fdlibm's,
+except the fast exp's (EXP_Q); the measured ulp bounds are asserted in
+tests/test_codegen_vmath.py.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import struct
 
 from llvmlite import ir
 
+from . import vmath32
+from .vmath32 import log_specials
 from .loops import branch_value
-from .ltypes import F32, F64, I1, I64
+from .ltypes import F32, F64, I1, I32, I64
 
 # 1.5 * 2^52: adding it rounds |t| < 2^51 to an integer, held in the low mantissa bits
 MAGIC = 6755399441055744.0
@@ -46,23 +49,37 @@ COS = [4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767
        -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11]
 
 
-class K:
-    """A tiny f64 expression builder over an IRBuilder (keeps the kernels readable); with
-    lanes > 1 it builds the same kernel on <lanes x double> (vmath_lib's vector variants)."""
+def f64_bits(v: float) -> int:
+    return struct.unpack("<q", struct.pack("<d", v))[0]
 
-    def __init__(self, b: ir.IRBuilder, module: ir.Module, lanes: int = 1):
-        self.b, self.m, self.lanes = b, module, lanes
+
+# per float type: (LLVM float type, integer of its width, mantissa bits, exponent bias, the
+# round-to-integer constant 1.5 * 2^mantissa bits and its bit pattern)
+MAGIC32 = 12582912.0
+FLOATS = {"f64": (F64, I64, 52, 1023, MAGIC, f64_bits(MAGIC)),
+          "f32": (F32, I32, 23, 127, MAGIC32, struct.unpack("<i", struct.pack("<f", MAGIC32))[0])}
+
+
+class K:
+    """A tiny expression builder over an IRBuilder (keeps the kernels readable), on doubles
+    or (dtype="f32") floats; with lanes > 1 it builds the same kernel on <lanes x type>
+    (vmath_lib's vector variants)."""
+
+    def __init__(self, b: ir.IRBuilder, module: ir.Module, lanes: int = 1,
+                 dtype: str = "f64"):
+        self.b, self.m, self.lanes, self.dtype = b, module, lanes, dtype
         vec = (lambda t: t) if lanes == 1 else (lambda t: ir.VectorType(t, lanes))
-        self.F64, self.I64, self.I1 = vec(F64), vec(I64), vec(I1)
+        fty, ity, self.mantissa, self.bias, self.magic, self.magic_bits = FLOATS[dtype]
+        self.F, self.I, self.I1 = vec(fty), vec(ity), vec(I1)
 
     def _const(self, ty, v):
         return ir.Constant(ty, v if self.lanes == 1 else [v] * self.lanes)
 
     def c(self, v: float):
-        return self._const(self.F64, v)
+        return self._const(self.F, v)
 
     def i(self, v: int):
-        return self._const(self.I64, v)
+        return self._const(self.I, v)
 
     def add(self, x, y): return self.b.fadd(x, y)  # noqa: E704
     def sub(self, x, y): return self.b.fsub(x, y)  # noqa: E704
@@ -70,10 +87,10 @@ class K:
     def div(self, x, y): return self.b.fdiv(x, y)  # noqa: E704
 
     def call(self, intrinsic, *xs):
-        suffix = "f64" if self.lanes == 1 else f"v{self.lanes}f64"
+        suffix = self.dtype if self.lanes == 1 else f"v{self.lanes}{self.dtype}"
         name = f"{intrinsic}.{suffix}"
         f = self.m.globals.get(name) or ir.Function(
-            self.m, ir.FunctionType(self.F64, [self.F64] * len(xs)), name)
+            self.m, ir.FunctionType(self.F, [self.F] * len(xs)), name)
         return self.b.call(f, xs)
 
     def fma(self, x, y, z):
@@ -91,10 +108,10 @@ class K:
     def isnan(self, x): return self.b.fcmp_unordered("uno", x, x)  # noqa: E704
 
     def bits(self, x):
-        return self.b.bitcast(x, self.I64)
+        return self.b.bitcast(x, self.I)
 
     def from_bits(self, n):
-        return self.b.bitcast(n, self.F64)
+        return self.b.bitcast(n, self.F)
 
     def poly(self, x, coeffs):
         """coeffs[0] + coeffs[1] x + ... by Estrin's scheme: pairs c0 + c1 x, then pairs of
@@ -109,18 +126,15 @@ class K:
         return terms[0]
 
     def round_int(self, t):
-        """(nearest integer as f64, as i64) of t, |t| < 2^51, without fptosi (vectorizes)."""
-        shifted = self.add(t, self.c(MAGIC))
-        n_int = self.b.sub(self.bits(shifted), self.i(f64_bits(MAGIC)))
-        return self.sub(shifted, self.c(MAGIC)), n_int
+        """(nearest integer as a float, as an integer) of t, |t| < 2^51 (f32: 2^22), without
+        fptosi (vectorizes)."""
+        shifted = self.add(t, self.c(self.magic))
+        n_int = self.b.sub(self.bits(shifted), self.i(self.magic_bits))
+        return self.sub(shifted, self.c(self.magic)), n_int
 
     def pow2(self, k):
-        """2**k for an i64 k in [-1022, 1023]."""
-        return self.from_bits(self.b.shl(self.b.add(k, self.i(1023)), self.i(52)))
-
-
-def f64_bits(v: float) -> int:
-    return struct.unpack("<q", struct.pack("<d", v))[0]
+        """2**k for an integer k in [-1022, 1023] (f32: [-126, 127])."""
+        return self.from_bits(self.b.shl(self.b.add(k, self.i(self.bias)), self.i(self.mantissa)))
 
 
 # ---- kernels (each: K, x -> result) -------------------------------------------------------
@@ -178,8 +192,8 @@ def log(k: K, x):
     m = k.from_bits(b.or_(b.and_(bits, k.i(0x000FFFFFFFFFFFFF)), k.i(0x3FF0000000000000)))
     big = k.gt(m, k.c(1.4142135623730951))
     m = k.sel(big, k.mul(m, k.c(0.5)), m)
-    e = b.add(e, b.zext(big, k.I64))
-    return _log_specials(k, x, _log_reduced(k, k.sub(m, k.c(1.0)), b.sitofp(e, k.F64)))
+    e = b.add(e, b.zext(big, k.I))
+    return log_specials(k, x, _log_reduced(k, k.sub(m, k.c(1.0)), b.sitofp(e, k.F)))
 
 
 def _log_reduced(k: K, f, ef):
@@ -192,13 +206,6 @@ def _log_reduced(k: K, f, ef):
     r = k.add(t2, t1)
     inner = k.sub(hfsq, k.fma(s, k.add(hfsq, r), k.mul(ef, k.c(LN2_LO))))
     return k.fma(ef, k.c(LN2_HI), k.sub(f, inner))
-
-
-def _log_specials(k: K, x, y):
-    y = k.sel(k.eq(x, k.c(0.0)), k.c(float("-inf")), y)
-    y = k.sel(k.lt(x, k.c(0.0)), k.c(float("nan")), y)
-    y = k.sel(k.eq(x, k.c(float("inf"))), x, y)
-    return k.sel(k.isnan(x), x, y)
 
 
 def log1p(k: K, x):
@@ -312,6 +319,25 @@ KERNELS = {"erf": erf, "exp": exp, "expm1": expm1, "log": log, "log1p": log1p, "
 SLOW_PATH = {"sin": TRIG_LIMIT, "cos": TRIG_LIMIT, "exp": EXP_LIMIT}  # |x| above: libm, per lane
 
 
+def slow_limit(name: str, dtype: str) -> float | None:
+    """|x| above which `name`'s fast kernel for `dtype` is wrong (libm's then), or None."""
+    return None if dtype == "f32" and name in vmath32.KERNELS else SLOW_PATH.get(name)
+
+
+def compute(b: ir.IRBuilder, module, name: str, dtype: str, arg, lanes: int = 1, slow=None):
+    """`name` at arg (a `dtype` scalar, or a vector of `lanes`), in `dtype`: vmath32's f32
+    kernel, or the f64 kernel on the argument widened and its value rounded once.
+    slow(k, x, y) -> y adds the libm path of a kernel with a slow_limit."""
+    if dtype == "f32" and name in vmath32.KERNELS:
+        return vmath32.KERNELS[name](K(b, module, lanes, "f32"), arg)
+    k = K(b, module, lanes)
+    x = arg if dtype == "f64" else b.fpext(arg, k.F)
+    y = KERNELS[name](k, x)
+    if slow is not None and name in SLOW_PATH:
+        y = slow(k, x, y)
+    return y if dtype == "f64" else b.fptrunc(y, arg.type)
+
+
 def kernel(module: ir.Module, name: str, dtype: str, exact: bool = True, inline: bool = True):
     """The IR function computing `name` on one `dtype` scalar, or None to use libm; with
     exact=False, without the libm path for arguments beyond SLOW_PATH[name] (their results
@@ -321,7 +347,7 @@ def kernel(module: ir.Module, name: str, dtype: str, exact: bool = True, inline:
     ~half of lowering a small function)."""
     if name not in KERNELS:
         return None
-    exact = exact or name not in SLOW_PATH
+    exact = exact or slow_limit(name, dtype) is None
     fname = f"gj_vm_{name}_{dtype}" + ("" if exact else "_fast") + ("" if inline else "_call")
     if fname in module.globals:
         return module.globals[fname]
@@ -352,11 +378,9 @@ def _template(fname: str, name: str, dtype: str, exact: bool, inline: bool):
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline" if inline else "noinline")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    x = fn.args[0] if dtype == "f64" else b.fpext(fn.args[0], F64)
-    y = KERNELS[name](K(b, module), x)
-    if exact and name in SLOW_PATH:
-        y = _with_slow_path(b, module, name, x, y, SLOW_PATH[name])
-    b.ret(y if dtype == "f64" else b.fptrunc(y, F32))
+    slow = (lambda k, x, y: _with_slow_path(b, module, name, x, y, SLOW_PATH[name])) \
+        if exact else None
+    b.ret(compute(b, module, name, dtype, fn.args[0], slow=slow))
     uses = [(g.name, g.function_type) for g in module.global_values if g is not fn]
     return str(fn), fn.function_type, uses
 

@@ -41,7 +41,7 @@ def declare(module: ir.Module, name: str, dtype: str, exact: bool):
     alive through llvm.compiler.used, see finish), or None when vmath has no such kernel."""
     if name not in vmath.KERNELS:
         return None
-    exact = exact or name not in vmath.SLOW_PATH
+    exact = exact or vmath.slow_limit(name, dtype) is None
     fname = symbol(name, dtype, exact)
     if fname in module.globals:
         return module.globals[fname]
@@ -119,13 +119,11 @@ def _variant(module, name, dtype, exact, lanes, fname):
     ty = k_ty if lanes == 1 else ir.VectorType(k_ty, lanes)
     fn = ir.Function(module, ir.FunctionType(ty, [ty]), fname)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    k = vmath.K(b, module, lanes)
-    x = fn.args[0] if dtype == "f64" else b.fpext(fn.args[0], k.F64)
-    y = vmath.KERNELS[name](k, x)
-    if exact and name in vmath.SLOW_PATH:
-        y = _slow_lanes(k, name, x, y) if lanes > 1 else \
+
+    def slow(k, x, y):
+        return _slow_lanes(k, name, x, y) if lanes > 1 else \
             vmath._with_slow_path(b, module, name, x, y, vmath.SLOW_PATH[name])
-    b.ret(y if dtype == "f64" else b.fptrunc(y, ty))
+    b.ret(vmath.compute(b, module, name, dtype, fn.args[0], lanes, slow if exact else None))
 
 
 def _slow_lanes(k, name, x, fast):
