@@ -2,10 +2,10 @@
 
 Stated bounds (f64, against numpy's own f64 results, which carry up to ~1 ulp of their own;
 measured maxima on these samples: 1 ulp for all, 2 for tanh): exp, log, log1p, expm1, sin, cos,
-erf <= 2 ulp; tanh <= 3 ulp. f32: exp, log and tanh have kernels of their own (vmath32), the
-others run the f64 kernel and round once; all <= 1 ulp of f32 (measured: 1 for vmath32's, 0 for
-the others), and vmath32's give the exact value at inf, NaN, zeros and the ends of f32's range.
-Every kernel is also checked on inf, -inf,
+erf <= 2 ulp; tanh <= 3 ulp. f32: exp, expm1, log, log1p and tanh have kernels of their own
+(vmath32), the others run the f64 kernel and round once; all <= 1 ulp of f32 (measured: 1 for
+vmath32's, 0 for the others), and vmath32's give the exact value at inf, NaN, zeros and the
+ends of f32's range. Every kernel is also checked on inf, -inf,
 NaN, +-0, subnormals and its range boundaries, and sin/cos on huge arguments (libm path) and
 near multiples of pi/2. An `asm` check confirms a fused exp/tanh loop uses vector registers.
 """
@@ -118,6 +118,9 @@ F32_EDGES = {"exp": [88.72283, 88.72284, 88.7229, 89.0, 1e4, -87.33654, -87.3365
                      -103.972, -103.973, -104.0, -1e4, 1e-30, -1e-30],
              "log": [1e-45, 1e-40, 1.1754942e-38, 1.17549435e-38, 3.4028235e38, 1.0, 0.99999994,
                      1.0000001, 1.4142135, 1.4142137, 0.70710677],
+             "expm1": [0.3466, 0.35, 0.6931, 0.7, 0.69999, 17.33, -17.34, -18.0, 88.72283,
+                       88.72284, 89.0, 1e-30, 1e-45],
+             "log1p": [1e-45, 1e-30, 1e-8, 6e-8, 1e-4, 0.5, 3.4028235e38, 0.99999994, 1e-8],
              "tanh": [9.0, 9.01, 9.02, 10.0, 1e4, 0.625, 0.62499994, 1e-30, 1e-45, -1e-45]}
 
 

@@ -3,7 +3,8 @@
 With no vector math library reachable from llvmlite, `llvm.exp.v8f64` would become eight scalar
 libm calls. These kernels are straight-line f64 code (range reduction, polynomial, bit tricks,
 selects for special values), marked alwaysinline, so the loop vectorizer widens them like any
-arithmetic. f32 runs vmath32's f32 kernel (exp, log, tanh) or the f64 kernel, rounded once.
+arithmetic. f32 runs vmath32's f32 kernel (exp, expm1, log, log1p, tanh) or the f64
+kernel, rounded once.
 sin/cos are fast only for |x| <= 1e5 and exp for |x| <= 708 (beyond, and NaN for exp: libm;
 SLOW_PATH): a big loop computing them runs first with the fast kernels (no call: it
 vectorizes) while noting whether any lane was beyond; only then it runs again with the exact
@@ -21,7 +22,7 @@ import struct
 from llvmlite import ir
 
 from . import vmath32
-from .vmath32 import log_specials
+from .vmath32 import log1p_by, log_specials
 from .loops import branch_value
 from .ltypes import F32, F64, I1, I32, I64
 
@@ -209,13 +210,7 @@ def _log_reduced(k: K, f, ef):
 
 
 def log1p(k: K, x):
-    # log(u) + (x - (u - 1)) / u corrects the rounding of u = 1 + x (Goldberg's trick)
-    u = k.add(k.c(1.0), x)
-    y = k.add(log(k, u), k.div(k.sub(x, k.sub(u, k.c(1.0))), u))
-    y = k.sel(k.eq(u, k.c(1.0)), x, y)
-    y = k.sel(k.eq(x, k.c(-1.0)), k.c(float("-inf")), y)
-    y = k.sel(k.eq(x, k.c(float("inf"))), x, y)
-    return k.sel(k.isnan(x), x, y)
+    return log1p_by(k, x, log)
 
 
 def tanh(k: K, x):

@@ -1,14 +1,17 @@
-"""f32 kernels computed in f32: exp, tanh and log, on 8 floats per AVX2 vector where the f64
-kernels (vmath) fit 4 doubles. Other functions run vmath's f64 kernel and round once.
+"""f32 kernels computed in f32: exp, expm1, log, log1p and tanh, on 8 floats per AVX2 vector
+where the f64 kernels (vmath) fit 4 doubles. Other functions run vmath's f64 kernel and round
+once.
 
-They cover the whole f32 range themselves, with no libm path: exp clamps its argument to where
-its f32 result is 0 or inf and scales by 2^n in two steps (a subnormal result rounds once);
-tanh is 1.0 in f32 beyond |x| = 9.02. Polynomials are Cephes' (expf, logf, tanhf); tanh's e^r - 1
-uses Taylor's terms to r^7. All three are within 1 ulp of the correctly rounded value
-(measured on 6e5-9e5 arguments each; tests/test_codegen_vmath.py asserts it).
+They cover the whole f32 range themselves, with no libm path: exp and expm1 clamp their argument
+to where the f32 result no longer changes, and scale by 2^n in two steps (a subnormal result
+rounds once, 2^128 is never formed); tanh is 1.0 in f32 beyond |x| = 9.02. Polynomials are
+Cephes' (expf, logf, tanhf) or Taylor's (e^r - 1). All five are within 1 ulp of the correctly
+rounded value (measured on 6e5-9e5 arguments each; tests/test_codegen_vmath.py asserts it).
 """
 
 from __future__ import annotations
+
+import math
 
 LOG2E = 1.4426950408889634
 LN2_HI, LN2_LO = 0.693359375, -2.12194440e-4  # ln 2 = HI + LN2_LO: n * HI is exact
@@ -18,6 +21,7 @@ EXPM1_Q = [1.0 / f for f in (2, 6, 24, 120, 720, 5040)]  # e^r - 1 = r + r^2 q(r
 LOG_P = [3.3333331174e-1, -2.4999993993e-1, 2.0000714765e-1, -1.6668057665e-1,
          1.4249322787e-1, -1.2420140846e-1, 1.1676998740e-1, -1.1514610310e-1,
          7.0376836292e-2]  # log(1 + f) = f - f^2/2 + f^3 p(f), f in [sqrt(1/2) - 1, sqrt(2) - 1)
+EXPM1_SMALL = [1.0 / math.factorial(n) for n in range(2, 11)]  # e^x - 1 = x + x^2 p(x)
 TANH_P = [-3.33332819422e-1, 1.33314422036e-1, -5.37397155531e-2, 2.06390887954e-2,
           -5.70498872745e-3]  # tanh x = x + x^3 p(x^2), |x| < 0.625
 SMALLEST_NORMAL = 1.17549435e-38
@@ -71,6 +75,32 @@ def log(k, x):
     return log_specials(k, x, k.fma(ef, k.c(LN2_HI), k.add(f, y)))
 
 
+def log1p_by(k, x, log_kernel):
+    """log(1 + x) by `log_kernel` (either precision's log): log(u) + (x - (u - 1)) / u
+    corrects the rounding of u = 1 + x (Goldberg's trick)."""
+    u = k.add(k.c(1.0), x)
+    y = k.add(log_kernel(k, u), k.div(k.sub(x, k.sub(u, k.c(1.0))), u))
+    y = k.sel(k.eq(u, k.c(1.0)), x, y)
+    y = k.sel(k.eq(x, k.c(-1.0)), k.c(float("-inf")), y)
+    y = k.sel(k.eq(x, k.c(float("inf"))), x, y)
+    return k.sel(k.isnan(x), x, y)
+
+
+def expm1(k, x):
+    # |x| < 0.7: Taylor's series to x^10 (the reduced form below loses bits to cancellation
+    # for n = 1 and r < 0). Beyond: 2 (h (e^r - 1) + (h - 1/2)), h = 2^(n-1), one rounding
+    # in the fma and h finite up to n = 128. e^x - 1 is -1 in f32 below x = -17.33 and
+    # overflows from 88.73, so x is clamped to [-18, 89]; NaN passes, -0 is kept.
+    xc = k.sel(k.gt(x, k.c(89.0)), k.c(89.0), k.sel(k.lt(x, k.c(-18.0)), k.c(-18.0), x))
+    _, ni, r = _reduce(k, xc)
+    h = k.pow2(k.b.sub(ni, k.i(1)))
+    em1 = k.fma(k.mul(r, r), k.poly(r, EXPM1_Q), r)
+    y = k.mul(k.c(2.0), k.fma(h, em1, k.sub(h, k.c(0.5))))
+    small = k.fma(k.mul(x, x), k.poly(x, EXPM1_SMALL), x)
+    y = k.sel(k.lt(k.abs(x), k.c(0.7)), small, y)
+    return k.sel(k.b.fcmp_unordered("ueq", x, k.c(0.0)), x, y)
+
+
 def log_specials(k, x, y):
     """log's value at 0, negatives, inf and NaN (either precision)."""
     y = k.sel(k.eq(x, k.c(0.0)), k.c(float("-inf")), y)
@@ -79,4 +109,5 @@ def log_specials(k, x, y):
     return k.sel(k.isnan(x), x, y)
 
 
-KERNELS = {"exp": exp, "tanh": tanh, "log": log}
+KERNELS = {"exp": exp, "expm1": expm1, "log": log, "log1p": lambda k, x: log1p_by(k, x, log),
+           "tanh": tanh}
