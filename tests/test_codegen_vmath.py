@@ -3,11 +3,12 @@
 Stated bounds (f64, against numpy's own f64 results, which carry up to ~1 ulp of their own;
 measured maxima on these samples: 1 ulp for all, 2 for tanh): exp, log, log1p, expm1, sin, cos,
 erf <= 2 ulp; tanh <= 3 ulp. f32: exp, expm1, log, log1p and tanh have kernels of their own
-(vmath32), the others run the f64 kernel and round once; all <= 1 ulp of f32 (measured: 1 for
-vmath32's, 0 for the others), and vmath32's give the exact value at inf, NaN, zeros and the
-ends of f32's range. Every kernel is also checked on inf, -inf,
-NaN, +-0, subnormals and its range boundaries, and sin/cos on huge arguments (libm path) and
-near multiples of pi/2. An `asm` check confirms a fused exp/tanh loop uses vector registers.
+(vmath32), erf an f64 kernel of its own (fewer terms), the others run the f64 kernel and round
+once; all <= 1 ulp of f32 (measured: 1 for those made for f32, 0 for the others), and those
+give the exact value at inf, NaN, zeros and the ends of their ranges. Every kernel is also
+checked on inf, -inf, NaN, +-0, subnormals and its range boundaries, and sin/cos on huge
+arguments (libm path) and near multiples of pi/2. An `asm` check confirms a fused exp/tanh
+loop uses vector registers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 import gradjit
-from gradjit.codegen import vmath32
+from gradjit.codegen import vmath, vmath32
 from gradjit.ir.core import Function, Instr, Value
 from gradjit.ir.types import TensorType
 from gradjit.ops import REGISTRY
@@ -121,10 +122,11 @@ F32_EDGES = {"exp": [88.72283, 88.72284, 88.7229, 89.0, 1e4, -87.33654, -87.3365
              "expm1": [0.3466, 0.35, 0.6931, 0.7, 0.69999, 17.33, -17.34, -18.0, 88.72283,
                        88.72284, 89.0, 1e-30, 1e-45],
              "log1p": [1e-45, 1e-30, 1e-8, 6e-8, 1e-4, 0.5, 3.4028235e38, 0.99999994, 1e-8],
+             "erf": [0.921875, 0.92187494, 2.42, 3.7, 3.92, 3.9200001, 6.0, 1e-30, 1e-45],
              "tanh": [9.0, 9.01, 9.02, 10.0, 1e4, 0.625, 0.62499994, 1e-30, 1e-45, -1e-45]}
 
 
-@pytest.mark.parametrize("name", list(vmath32.KERNELS))
+@pytest.mark.parametrize("name", [*vmath32.KERNELS, *vmath.F32_IN_F64])
 def test_f32_kernels_exact_at_specials_and_range_ends(name):
     x = np.array(F32_EDGES[name] + [-v for v in F32_EDGES[name]] + SPECIALS[:5], np.float32)
     t = TensorType("f32", x.shape)
