@@ -4,6 +4,8 @@ exactly what the array API gives: values (specials included), dtype, and the rec
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -224,12 +226,36 @@ def test_staged_forward_compiled_after_repeats_matches_the_interpreter():
     np.testing.assert_allclose([v.item() for v in losses], losses[0].item(), rtol=1e-6)
 
 
-def test_plain_sgd_step_is_p_minus_lr_g():
-    rng = np.random.default_rng(5)
-    p0, g0 = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+def _rounded_once(exact: Fraction, dtype) -> np.ndarray:
+    """The `dtype` number nearest to `exact` (ties to even)."""
+    v = dtype(float(exact))
+    near = [np.nextafter(v, dtype(-np.inf)), v, np.nextafter(v, dtype(np.inf))]
+    return min(near, key=lambda c: (abs(Fraction(float(c)) - exact),
+                                    int(np.array(c).view(f"u{c.itemsize}")) & 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 1001])
+def test_plain_sgd_step_rounds_p_minus_lr_g_once(dtype, n):
+    """p - lr g with one rounding per element (PyTorch's fma), every element: the compiled
+    axpy's vector body and its tail."""
+    rng = np.random.default_rng(n)
+    p0, g0 = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
     p = torch.tensor(p0, requires_grad=True)
     p.grad = torch.tensor(g0)
     v = p._version.value
     torch.optim.SGD([p], lr=0.1).step()
-    np.testing.assert_array_equal(p.detach().numpy(), p0 - np.float32(0.1) * g0)
+    a = Fraction(float(dtype(-0.1)))
+    want = [_rounded_once(Fraction(float(x)) + a * Fraction(float(g)), dtype)
+            for x, g in zip(p0, g0)]
+    np.testing.assert_array_equal(p.detach().numpy(), np.array(want, dtype))
     assert p._version.value == v + 1
+
+
+def test_sgd_step_with_a_numpy_lr_takes_numpy():
+    rng = np.random.default_rng(6)
+    p0, g0 = rng.standard_normal(9).astype(np.float32), rng.standard_normal(9).astype(np.float32)
+    p = torch.tensor(p0, requires_grad=True)
+    p.grad = torch.tensor(g0)
+    torch.optim.SGD([p], lr=np.float32(0.1)).step()
+    np.testing.assert_array_equal(p.detach().numpy(), p0 - np.float32(0.1) * g0)

@@ -101,6 +101,26 @@ def test_training_step_matches_pytorch():
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
+                                     {"weight_decay": 0.01},
+                                     {"momentum": 0.9, "dampening": 0.3, "weight_decay": 0.1,
+                                      "maximize": True}])
+def test_sgd_steps_equal_pytorch_bit_for_bit(options, dtype):
+    """Each `add(..., alpha=)` of PyTorch's SGD rounds once (an fma); gradjit's too."""
+    rng = np.random.default_rng(7)
+    p0, g0 = rng.standard_normal(1001).astype(dtype), rng.standard_normal(1001).astype(dtype)
+    got = []
+    for lib in (gradjit, torch):
+        p = lib.tensor(p0, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1, **options)
+        for _ in range(3):
+            p.grad = lib.tensor(g0)
+            opt.step()
+        got.append(p.detach().numpy())
+    np.testing.assert_array_equal(*got)
+
+
 @pytest.mark.parametrize("expr", ["2.0 - x", "lib.rsub(x, 3.0)", "lib.rsub(x, y, alpha=2)",
                                   "1 - x * y"])
 def test_reflected_subtraction_records_rsub_like_torch(expr):

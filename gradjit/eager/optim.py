@@ -58,23 +58,44 @@ class SGD(Optimizer):
         return loss
 
     def _update(self, p: Tensor, g: dict):
+        # PyTorch's _single_tensor_sgd, step for step; each `a.add(b, alpha=c)` is an fma there
         d = p.grad._data
-        if not (g["maximize"] or g["weight_decay"] or g["momentum"]) and \
-                d.dtype == p._data.dtype and type(g["lr"]) in (float, int):
-            np.subtract(p._data, g["lr"] * d, out=p._data)  # plain SGD: one temporary
-            p._version.value += 1
-            return
+        if not (g["maximize"] or g["weight_decay"] or g["momentum"]):
+            return _descend(p, d, g["lr"])
         d = -d if g["maximize"] else d
         if g["weight_decay"]:
-            d = d + g["weight_decay"] * p._data
+            d = _add_scaled(np.array(d), g["weight_decay"], p._data)
         if g["momentum"]:
             buf = self.state.setdefault(id(p), {}).get("momentum_buffer")
             if buf is None:
                 buf = np.array(d)
             else:
                 buf *= g["momentum"]
-                buf += (1 - g["dampening"]) * d
+                _add_scaled(buf, 1 - g["dampening"], d)
             self.state[id(p)]["momentum_buffer"] = buf
-            d = d + g["momentum"] * buf if g["nesterov"] else buf
-        p._data -= np.asarray(g["lr"] * d, dtype=p._data.dtype)
-        p._version.value += 1
+            d = _add_scaled(np.array(d), g["momentum"], buf) if g["nesterov"] else buf
+        _descend(p, d, g["lr"])
+
+
+_KINDS = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
+def _descend(p: Tensor, d: np.ndarray, lr) -> None:
+    """p -= lr * d, as PyTorch's `p.add_(d, alpha=-lr)`."""
+    _add_scaled(p._data, -lr, d)
+    p._version.value += 1
+
+
+def _add_scaled(y: np.ndarray, a, x: np.ndarray) -> np.ndarray:
+    """y += a * x in place, rounded once per element as PyTorch's `y.add_(x, alpha=a)` rounds
+    it (an fma): one pass of codegen/axpy.py's loop when x and y are separate C-contiguous
+    arrays of the same float dtype and a is a number; else numpy's, rounded twice. Returns y."""
+    kind = _KINDS.get(y.dtype)
+    if kind and type(a) in (float, int) and x.dtype == y.dtype and x.shape == y.shape \
+            and y.flags.c_contiguous and x.flags.c_contiguous and not np.may_share_memory(x, y):
+        from ..runtime.support import axpy
+
+        axpy(kind)(y.size, a, x.ctypes.data, y.ctypes.data)
+    else:
+        y += np.asarray(a * x, dtype=y.dtype)
+    return y

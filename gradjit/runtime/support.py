@@ -1,8 +1,9 @@
 """Objects compiled once per process and machine, not per function: the vector-math library
-kernels (codegen/vmath_lib.py), loaded into each engine whose objects call them, and the
-generic array entry (codegen/py_entry.py), loaded once, which every array runner calls. Both
-live in the disk cache like any object (keyed by their text's origin, the target and the
-compiler's sources), so a new process loads them in well under a millisecond.
+kernels (codegen/vmath_lib.py), loaded into each engine whose objects call them, the generic
+array entry (codegen/py_entry.py), loaded once, which every array runner calls, and the eager
+SGD step's axpy (codegen/axpy.py). All live in the disk cache like any object (keyed by their
+text's origin, the target and the compiler's sources), so a new process loads them in well
+under a millisecond.
 """
 
 from __future__ import annotations
@@ -53,11 +54,28 @@ def generic_entry():
     """The generic array entry as a ctypes function `int32 (py_object)`, with its engine."""
     from ..codegen import py_entry
 
+    return _function(("py_entry",), py_entry.NAME, lambda: py_entry.module_ir(jit.triple()),
+                     ctypes.c_int32, ctypes.py_object)
+
+
+@functools.cache
+def axpy(dtype: str):
+    """codegen/axpy.py's `y += a * x` for `dtype` as a ctypes function (n, a, x address, y
+    address), with its engine."""
+    from ..codegen import axpy as kernel
+
+    scalar = ctypes.c_float if dtype == "f32" else ctypes.c_double
+    return _function(("axpy", dtype), kernel.name(dtype),
+                     lambda: kernel.module_ir(dtype, jit.triple()),
+                     None, ctypes.c_int64, scalar, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def _function(what: tuple, symbol: str, make_ir, restype, *argtypes):
+    """Support function `symbol` as a ctypes function that keeps its engine alive."""
     with _lock:
-        obj = _load_or_compile(("py_entry",), py_entry.NAME,
-                               lambda: py_entry.module_ir(jit.triple()))
+        obj = _load_or_compile(what, symbol, make_ir)
     engine = jit.Engine(obj, stat="support")
-    fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object)(engine.address(py_entry.NAME))
+    fn = ctypes.CFUNCTYPE(restype, *argtypes)(engine.address(symbol))
     fn.engine = engine  # the code lives as long as the function
     return fn
 
