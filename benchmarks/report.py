@@ -54,7 +54,8 @@ def summary_lines(data: dict) -> list[str]:
             f"{k.split()[0]} {v:.2f}" for k, v in ratios.items()))
     first = data.get("w4_first_call") or {}
     if first:
-        lines.append("W4 first call (trace + grad + compile + run, empty caches): " + ", ".join(
+        lines.append("W4 first call (trace + grad + compile + run, empty caches; gradjit: median "
+                     "of 5): " + ", ".join(
             f"{k} {v * 1e3:.0f} ms" for k, v in first.items()))
     split = data.get("w1_split")
     if split:
