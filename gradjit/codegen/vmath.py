@@ -3,15 +3,14 @@
 With no vector math library reachable from llvmlite, `llvm.exp.v8f64` would become eight scalar
 libm calls. These kernels are straight-line f64 code (range reduction, polynomial, bit tricks,
 selects for special values), marked alwaysinline, so the loop vectorizer widens them like any
-arithmetic. f32 runs vmath32's f32 kernel (exp, expm1, log, log1p, tanh) or the f64
-kernel (erf's made for f32: F32_IN_F64), rounded once.
-sin/cos are fast only for |x| <= 1e5 and exp for |x| <= 708 (beyond, and NaN for exp: libm;
-SLOW_PATH): a big loop computing them runs first with the fast kernels (no call: it
-vectorizes) while noting whether any lane was beyond; only then it runs again with the exact
-ones, which call libm per lane (Emitter.emit_group; a predicated call kept loops scalar, 5x
-slower). Small loops call the library's exact kernels (vmath_lib). Polynomials are fdlibm's,
-except the fast exp's (EXP_Q); the measured ulp bounds are asserted in
-tests/test_codegen_vmath.py.
+arithmetic. f32 runs vmath32's f32 kernel (exp, expm1, log, log1p, tanh) or an f64 kernel
+rounded once (erf's made for f32 results: F32_IN_F64). sin/cos are fast only for |x| <= 1e5
+and exp for |x| <= 708 (beyond, and NaN for exp: libm; SLOW_PATH): a big loop computing them
+runs first with the fast kernels (no call: it vectorizes) while noting whether any lane was
+beyond; only then it runs again with the exact ones, which call libm per lane
+(Emitter.emit_group; a predicated call kept loops scalar, 5x slower). Small loops call the
+library's exact kernels (vmath_lib). Polynomials are fdlibm's, except the fast exp's (EXP_Q);
+the measured ulp bounds are asserted in tests/test_codegen_vmath.py.
 """
 
 from __future__ import annotations
@@ -351,7 +350,8 @@ def compute(b: ir.IRBuilder, module, name: str, dtype: str, arg, lanes: int = 1,
         return vmath32.KERNELS[name](K(b, module, lanes, "f32"), arg)
     k = K(b, module, lanes)
     x = arg if dtype == "f64" else b.fpext(arg, k.F)
-    y = (F32_IN_F64 if dtype == "f32" else {}).get(name, KERNELS[name])(k, x)
+    kernel = F32_IN_F64.get(name, KERNELS[name]) if dtype == "f32" else KERNELS[name]
+    y = kernel(k, x)
     if slow is not None and name in SLOW_PATH:
         y = slow(k, x, y)
     return y if dtype == "f64" else b.fptrunc(y, arg.type)

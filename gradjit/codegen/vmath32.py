@@ -28,15 +28,15 @@ SMALLEST_NORMAL = 1.17549435e-38
 
 
 def _reduce(k, x):
-    """(n as float, n as i32, r) with x = n ln2 + r, |r| <= ln2/2."""
+    """(n as i32, r) with x = n ln2 + r, |r| <= ln2/2."""
     n, ni = k.round_int(k.mul(x, k.c(LOG2E)))
-    return n, ni, k.fma(n, k.c(-LN2_LO), k.fma(n, k.c(-LN2_HI), x))
+    return ni, k.fma(n, k.c(-LN2_LO), k.fma(n, k.c(-LN2_HI), x))
 
 
 def exp(k, x):
     # e^x is inf in f32 from x = 88.73 and rounds to 0 below -103.97; NaN passes the clamps
     x = k.sel(k.gt(x, k.c(89.0)), k.c(89.0), k.sel(k.lt(x, k.c(-104.0)), k.c(-104.0), x))
-    _, ni, r = _reduce(k, x)
+    ni, r = _reduce(k, x)
     p = k.add(k.c(1.0), k.fma(k.mul(r, r), k.poly(r, EXP_Q), r))
     half = k.b.ashr(ni, k.i(1))  # 2^n in two normal halves: n runs from -150 to 128
     return k.mul(k.mul(p, k.pow2(half)), k.pow2(k.b.sub(ni, half)))
@@ -48,7 +48,7 @@ def tanh(k, x):
     # (NaN passes every step; the sign, -0's too, is x's by copysign)
     a = k.abs(x)
     a = k.sel(k.gt(a, k.c(10.0)), k.c(10.0), a)
-    _, ni, r = _reduce(k, k.add(a, a))
+    ni, r = _reduce(k, k.add(a, a))
     s = k.pow2(ni)
     e = k.fma(s, k.fma(k.mul(r, r), k.poly(r, EXPM1_Q), r), k.sub(s, k.c(1.0)))
     z = k.mul(a, a)
@@ -92,7 +92,7 @@ def expm1(k, x):
     # in the fma and h finite up to n = 128. e^x - 1 is -1 in f32 below x = -17.33 and
     # overflows from 88.73, so x is clamped to [-18, 89]; NaN passes, -0 is kept.
     xc = k.sel(k.gt(x, k.c(89.0)), k.c(89.0), k.sel(k.lt(x, k.c(-18.0)), k.c(-18.0), x))
-    _, ni, r = _reduce(k, xc)
+    ni, r = _reduce(k, xc)
     h = k.pow2(k.b.sub(ni, k.i(1)))
     em1 = k.fma(k.mul(r, r), k.poly(r, EXPM1_Q), r)
     y = k.mul(k.c(2.0), k.fma(h, em1, k.sub(h, k.c(0.5))))

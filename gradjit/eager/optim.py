@@ -89,10 +89,12 @@ def _descend(p: Tensor, d: np.ndarray, lr) -> None:
 def _add_scaled(y: np.ndarray, a, x: np.ndarray) -> np.ndarray:
     """y += a * x in place, rounded once per element as PyTorch's `y.add_(x, alpha=a)` rounds
     it (an fma): one pass of codegen/axpy.py's loop when x and y are separate C-contiguous
-    arrays of the same float dtype and a is a number; else numpy's, rounded twice. Returns y."""
+    arrays of the same float dtype, y writeable, and a is a number; else numpy's, rounded
+    twice. Returns y."""
     kind = _KINDS.get(y.dtype)
     if kind and type(a) in (float, int) and x.dtype == y.dtype and x.shape == y.shape \
-            and y.flags.c_contiguous and x.flags.c_contiguous and not np.may_share_memory(x, y):
+            and y.flags.c_contiguous and y.flags.writeable and x.flags.c_contiguous \
+            and not np.may_share_memory(x, y):
         from ..runtime.support import axpy
 
         axpy(kind)(y.size, a, x.ctypes.data, y.ctypes.data)
