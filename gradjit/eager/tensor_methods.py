@@ -23,11 +23,17 @@ def _swap(fn):
     return reflected if reflected is not None else lambda self, other: fn(other, self)
 
 
+def _rdiv(self, other):
+    """`other / self` as PyTorch's Tensor.__rdiv__ computes it: self.reciprocal() * other
+    (grad_fn MulBackward0 over ReciprocalBackward0; the value rounded twice)."""
+    return F.mul(F.reciprocal(self), other)
+
+
 _OPERATORS = {
     # (operators take no `alpha`: the ops themselves, one call less on every `+` and `-`)
     "__add__": F._add, "__radd__": _swap(F._add), "__sub__": F._sub, "__rsub__": F._rsub,
     "__mul__": F.mul, "__rmul__": _swap(F.mul), "__truediv__": F.div,
-    "__rtruediv__": _swap(F.div), "__pow__": F.pow, "__rpow__": _swap(F.pow),
+    "__rtruediv__": _rdiv, "__pow__": F.pow, "__rpow__": _swap(F.pow),
     "__matmul__": F.matmul, "__rmatmul__": _swap(F.matmul), "__floordiv__": F.floor_divide,
     "__rfloordiv__": _swap(F.floor_divide), "__mod__": F.remainder,
     "__lt__": F.lt, "__le__": F.le, "__gt__": F.gt, "__ge__": F.ge, "__eq__": F.eq,

@@ -51,7 +51,7 @@ abs_ = unary("abs", np.abs, lambda g, x, out: (g * A.sign(x),), "AbsBackward0",
 square = unary("square", np.square, lambda g, x, out: (g * 2 * x,), "PowBackward0",
                shape=S.same_shape)
 reciprocal = unary("reciprocal", np.reciprocal,  # d (1/x) = -dx / x^2
-                   lambda g, x, out: (-g * out * out,), "ReciprocalBackward0")
+                   lambda g, x, out: (g * -(out * out),), "ReciprocalBackward0")  # (torch's order)
 erf = unary("erf", _erf_np,  # d erf x = 2/sqrt(pi) e^{-x^2} dx
             lambda g, x, out: (g * (2 / math.sqrt(math.pi)) * A.exp(-x * x),), "ErfBackward0")
 # sign is piecewise constant: its derivative is zero wherever it exists.
